@@ -1,0 +1,3 @@
+module github.com/fgwh/fgwh
+
+go 1.26.8

@@ -1,0 +1,4 @@
+// Command fgwh is a webhook delivery system in one binary.
+package main
+
+func main() {}
