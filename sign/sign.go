@@ -1,0 +1,34 @@
+// Package sign computes and verifies webhook signatures. It does no I/O.
+//
+// The fgwh scheme (SPEC.md, "The notification") puts the lower-case hex
+// HMAC-SHA256 of the exact body bytes, keyed with the webhook's token, in the
+// fg-webhook-signature header.
+package sign
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// Header is the name of the HTTP header that carries the fgwh signature.
+const Header = "fg-webhook-signature"
+
+// Sign returns the lower-case hex HMAC-SHA256 of body keyed with token's UTF-8 bytes.
+func Sign(token string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(token))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify reports whether signature is Sign(token, body). It compares in
+// constant time and accepts upper-case hex.
+func Verify(token string, body []byte, signature string) bool {
+	got, err := hex.DecodeString(signature)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(token))
+	mac.Write(body)
+	return hmac.Equal(got, mac.Sum(nil))
+}
