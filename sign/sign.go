@@ -9,6 +9,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 )
 
 // Header is the name of the HTTP header that carries the fgwh signature.
@@ -31,4 +32,27 @@ func Verify(token string, body []byte, signature string) bool {
 	mac := hmac.New(sha256.New, []byte(token))
 	mac.Write(body)
 	return hmac.Equal(got, mac.Sum(nil))
+}
+
+// Signer computes fgwh signatures for one token, reusing its HMAC state
+// between bodies: about twice as fast as Sign for small bodies (DESIGN.md).
+//
+// A Signer is not safe for concurrent use; give each goroutine its own.
+type Signer struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
+	hex [2 * sha256.Size]byte
+}
+
+// NewSigner returns a Signer for token.
+func NewSigner(token string) *Signer {
+	return &Signer{mac: hmac.New(sha256.New, []byte(token))}
+}
+
+// Sign returns the same value as the package-level Sign with s's token.
+func (s *Signer) Sign(body []byte) string {
+	s.mac.Reset()
+	s.mac.Write(body)
+	hex.Encode(s.hex[:], s.mac.Sum(s.sum[:0]))
+	return string(s.hex[:])
 }
