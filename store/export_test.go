@@ -1,0 +1,9 @@
+package store
+
+import "context"
+
+// ExecForTest runs a raw statement, for tests that need a state no method makes.
+func (db *DB) ExecForTest(ctx context.Context, query string) error {
+	_, err := db.sql.ExecContext(ctx, query)
+	return err
+}

@@ -1,0 +1,579 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// This file is the delivery queue: claim due deliveries under a lease,
+// complete them while the lease still holds, and rescue those whose
+// process died. Every method is batch-first (DESIGN.md).
+
+// Claimed is a delivery claimed for one attempt, with everything a worker
+// needs to send it.
+type Claimed struct {
+	ID        string
+	WebhookID string
+	EventID   string
+	EventType string
+	// Attempt is this attempt's number (1 for the first).
+	Attempt int
+	// Manual is true for a manual retry's single attempt.
+	Manual bool
+	URL    string
+	Token  string
+	// PreviousToken is set while a token rotation's grace period lasts.
+	PreviousToken   string
+	SignatureScheme string
+	EventTime       time.Time
+	Payload         json.RawMessage
+}
+
+// ClaimParams bounds a claim.
+type ClaimParams struct {
+	// Owner names the claiming process; completions must present it.
+	Owner string
+	Now   time.Time
+	// Lease is how long the claim holds unless extended.
+	Lease time.Duration
+	// Limit is the most deliveries claimed.
+	Limit int
+	// PerWebhook caps one webhook's deliveries in flight; 0 means no cap.
+	PerWebhook int
+	// InFlight counts the caller's deliveries in flight per webhook; they
+	// count against PerWebhook.
+	InFlight map[string]int
+}
+
+// ClaimDeliveries claims up to p.Limit due deliveries of enabled webhooks,
+// earliest due first, taking at most p.PerWebhook - p.InFlight[w] from each
+// webhook w so that one slow endpoint cannot take every worker. It marks
+// them delivering with a lease and counts the attempt.
+func (db *DB) ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claimed, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	if db.dialect == Postgres {
+		return db.claimPostgres(ctx, p)
+	}
+	var out []Claimed
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ids, err := db.dueIDs(ctx, tx, p)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		out, err = db.markClaimed(ctx, tx, p, ids)
+		return err
+	})
+	return out, db.wrap(err)
+}
+
+type due struct {
+	id   string
+	next int64
+}
+
+// dueIDs walks the enabled webhooks and seeks each one's earliest due
+// deliveries on the deliveries_due index, so the cost follows the number of
+// webhooks, not the backlog of a dead one.
+func (db *DB) dueIDs(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhooks WHERE enabled = 1`)
+	if err != nil {
+		return nil, err
+	}
+	var hooks []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		hooks = append(hooks, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	stmt, err := tx.PrepareContext(ctx, `SELECT id, next_attempt_at FROM deliveries
+		WHERE webhook_id = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ?
+		ORDER BY next_attempt_at LIMIT ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	var cands []due
+	now := ms(p.Now)
+	for _, h := range hooks {
+		n := p.Limit
+		if p.PerWebhook > 0 {
+			n = min(n, p.PerWebhook-p.InFlight[h])
+		}
+		if n <= 0 {
+			continue
+		}
+		rows, err := stmt.QueryContext(ctx, h, now, n)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var d due
+			if err := rows.Scan(&d.id, &d.next); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			cands = append(cands, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].next < cands[j].next })
+	if len(cands) > p.Limit {
+		cands = cands[:p.Limit]
+	}
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.id
+	}
+	return ids, nil
+}
+
+// markClaimed leases ids to p.Owner and returns them ready to send.
+func (db *DB) markClaimed(ctx context.Context, tx *sql.Tx, p ClaimParams, ids []string) ([]Claimed, error) {
+	args := []any{p.Owner, ms(p.Now.Add(p.Lease))}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := tx.QueryContext(ctx, db.rebind(`UPDATE deliveries
+		SET status = 'delivering', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?
+		WHERE id IN (`+placeholders(len(ids))+`) AND status IN ('pending', 'retrying')
+		RETURNING id, attempts, manual`), args...)
+	if err != nil {
+		return nil, err
+	}
+	type claim struct {
+		attempt int
+		manual  bool
+	}
+	got := map[string]claim{}
+	for rows.Next() {
+		var id string
+		var c claim
+		var manual int
+		if err := rows.Scan(&id, &c.attempt, &manual); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		c.manual = manual == 1
+		got[id] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out, err := db.claimDetails(ctx, tx, ids, p.Now)
+	if err != nil {
+		return nil, err
+	}
+	kept := out[:0]
+	for _, c := range out {
+		if g, ok := got[c.ID]; ok {
+			c.Attempt, c.Manual = g.attempt, g.manual
+			kept = append(kept, c)
+		}
+	}
+	return kept, nil
+}
+
+// claimDetails reads what sending needs for claimed ids, in the order of ids.
+func (db *DB) claimDetails(ctx context.Context, tx *sql.Tx, ids []string, now time.Time) ([]Claimed, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, db.rebind(`SELECT d.id, d.webhook_id, d.event_id, d.event_type,
+			w.url, w.token, w.previous_token, w.previous_token_expires_at, w.signature_scheme, e.timestamp, e.payload
+		FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id
+		WHERE d.id IN (`+placeholders(len(ids))+`)`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byID := make(map[string]Claimed, len(ids))
+	for rows.Next() {
+		var c Claimed
+		var prevExp, ts int64
+		var payload string
+		if err := rows.Scan(&c.ID, &c.WebhookID, &c.EventID, &c.EventType, &c.URL, &c.Token, &c.PreviousToken, &prevExp,
+			&c.SignatureScheme, &ts, &payload); err != nil {
+			return nil, err
+		}
+		if prevExp <= ms(now) {
+			c.PreviousToken = ""
+		}
+		c.EventTime = fromMS(ts)
+		c.Payload = json.RawMessage(payload)
+		byID[c.ID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Claimed, 0, len(ids))
+	for _, id := range ids {
+		if c, ok := byID[id]; ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Completion is the outcome of one claimed attempt and what follows it.
+// The caller's retry policy decides Status and NextAttemptAt.
+type Completion struct {
+	ID        string
+	WebhookID string
+	// Attempt is Claimed.Attempt: the completion applies only if the
+	// delivery is still at that attempt under the same owner.
+	Attempt      int
+	Manual       bool
+	AttemptedAt  time.Time
+	Duration     time.Duration
+	StatusCode   int
+	ErrorCode    string
+	Error        string
+	ResponseBody string
+	// Status is StatusSucceeded, StatusRetrying or StatusFailed.
+	Status string
+	// NextAttemptAt is when a retrying delivery is due.
+	NextAttemptAt time.Time
+	// DisableWebhook, when set, disables the webhook with this reason
+	// (e.g. after 410 Gone).
+	DisableWebhook string
+}
+
+// CompleteParams applies to a batch of completions.
+type CompleteParams struct {
+	Owner string
+	Now   time.Time
+	// AutoDisableAfter disables a webhook once this many of its deliveries
+	// in a row have ended failed; 0 turns it off.
+	AutoDisableAfter int
+}
+
+// CompleteResult reports what a batch of completions did.
+type CompleteResult struct {
+	// Applied counts completions whose claim still held.
+	Applied int
+	// Lost lists ids whose claim had moved on (lease expired and re-claimed).
+	Lost []string
+	// Disabled maps webhooks disabled by this batch to the reason.
+	Disabled map[string]string
+}
+
+// CompleteDeliveries records attempts and moves deliveries on, in one
+// transaction, each only where p.Owner's claim on that attempt still holds,
+// so a late finisher cannot overwrite a delivery another process re-claimed.
+func (db *DB) CompleteDeliveries(ctx context.Context, p CompleteParams, cs []Completion) (CompleteResult, error) {
+	res := CompleteResult{Disabled: map[string]string{}}
+	if len(cs) == 0 {
+		return res, nil
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res = CompleteResult{Disabled: map[string]string{}}
+		upd, err := tx.PrepareContext(ctx, db.rebind(`UPDATE deliveries SET
+				status = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?, last_error = ?,
+				completed_at = ?, manual = 0, lease_owner = '', lease_expires_at = NULL
+			WHERE id = ? AND status = 'delivering' AND lease_owner = ? AND attempts = ?`))
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		var attempts []any
+		failures := map[string]int{} // webhook -> +n failed, or -1 to reset on success
+		for _, c := range cs {
+			var next, completed any
+			switch c.Status {
+			case StatusRetrying:
+				next = ms(c.NextAttemptAt)
+			case StatusSucceeded, StatusFailed:
+				completed = ms(c.AttemptedAt.Add(c.Duration))
+			default:
+				return fmt.Errorf("complete delivery %s: bad status %q", c.ID, c.Status)
+			}
+			r, err := upd.ExecContext(ctx, c.Status, next, ms(c.AttemptedAt), c.StatusCode, c.Error, completed,
+				c.ID, p.Owner, c.Attempt)
+			if err != nil {
+				return err
+			}
+			if n, _ := r.RowsAffected(); n == 0 {
+				res.Lost = append(res.Lost, c.ID)
+				continue
+			}
+			res.Applied++
+			attempts = append(attempts, c.ID, c.WebhookID, c.Attempt, ms(c.AttemptedAt), c.Duration.Milliseconds(),
+				c.StatusCode, c.ErrorCode, c.Error, c.ResponseBody, boolInt(c.Manual))
+			switch c.Status {
+			case StatusSucceeded:
+				failures[c.WebhookID] = -1
+			case StatusFailed:
+				if failures[c.WebhookID] >= 0 {
+					failures[c.WebhookID]++
+				}
+			}
+			if c.DisableWebhook != "" {
+				res.Disabled[c.WebhookID] = c.DisableWebhook
+			}
+		}
+		if err := db.insertRows(ctx, tx, `INSERT INTO delivery_attempts
+			(delivery_id, webhook_id, number, attempted_at, duration_ms, status_code, error_code, error, response_body, manual) VALUES `,
+			10, attempts); err != nil {
+			return err
+		}
+		return db.updateWebhookHealth(ctx, tx, p, failures, res.Disabled)
+	})
+	if err != nil {
+		return CompleteResult{}, db.wrap(err)
+	}
+	return res, nil
+}
+
+// updateWebhookHealth keeps each webhook's count of deliveries failed in a
+// row, and disables webhooks that reached p.AutoDisableAfter or were asked
+// to be disabled. Webhooks it disables are added to disabled.
+func (db *DB) updateWebhookHealth(ctx context.Context, tx *sql.Tx, p CompleteParams, failures map[string]int, disabled map[string]string) error {
+	hooks := make([]string, 0, len(failures))
+	for h := range failures {
+		hooks = append(hooks, h)
+	}
+	sort.Strings(hooks)
+	for _, h := range hooks {
+		n := failures[h]
+		var q string
+		var args []any
+		if n < 0 {
+			q, args = `UPDATE webhooks SET consecutive_failures = 0 WHERE id = ?`, []any{h}
+		} else {
+			q, args = `UPDATE webhooks SET consecutive_failures = consecutive_failures + ? WHERE id = ?`, []any{n, h}
+		}
+		if _, err := tx.ExecContext(ctx, db.rebind(q), args...); err != nil {
+			return err
+		}
+		if n <= 0 || p.AutoDisableAfter <= 0 {
+			continue
+		}
+		var count, enabled int
+		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT consecutive_failures, enabled FROM webhooks WHERE id = ?`), h).Scan(&count, &enabled); err != nil {
+			return err
+		}
+		if enabled == 1 && count >= p.AutoDisableAfter {
+			if _, ok := disabled[h]; !ok {
+				disabled[h] = fmt.Sprintf("disabled automatically: the last %d deliveries failed", count)
+			}
+		}
+	}
+	for h, reason := range disabled {
+		if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE webhooks SET enabled = 0, disabled_reason = ?, updated_at = ?
+			WHERE id = ? AND enabled = 1`), reason, ms(p.Now), h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExtendLeases moves the lease of every delivery owner holds to until. The
+// deliver loop calls it while claimed deliveries wait for a worker.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error) {
+	res, err := db.sql.ExecContext(ctx, db.rebind(`UPDATE deliveries SET lease_expires_at = ?
+		WHERE status = 'delivering' AND lease_owner = ?`), ms(until), owner)
+	if err != nil {
+		return 0, db.wrap(err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ReleaseDeliveries gives back claimed deliveries that were never
+// attempted, as if they had not been claimed.
+func (db *DB) ReleaseDeliveries(ctx context.Context, owner string, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		for len(ids) > 0 {
+			k := min(len(ids), 500)
+			args := []any{owner}
+			for _, id := range ids[:k] {
+				args = append(args, id)
+			}
+			ids = ids[k:]
+			res, err := tx.ExecContext(ctx, db.rebind(`UPDATE deliveries SET
+					status = CASE WHEN manual = 1 OR attempts = 1 THEN 'pending' ELSE 'retrying' END,
+					attempts = attempts - 1, lease_owner = '', lease_expires_at = NULL
+				WHERE status = 'delivering' AND lease_owner = ? AND id IN (`+placeholders(k)+`)`), args...)
+			if err != nil {
+				return err
+			}
+			m, _ := res.RowsAffected()
+			n += m
+		}
+		return db.notifyDue(ctx, tx)
+	})
+	return int(n), db.wrap(err)
+}
+
+// rescueBatch bounds one RescueExpired transaction.
+const rescueBatch = 1000
+
+// RescueExpired finds deliveries whose lease expired (their process died
+// or hung), records the lost attempt as abandoned, and makes them due now.
+// An abandoned attempt never fails a delivery: nothing is known to have
+// gone wrong at the endpoint.
+func (db *DB) RescueExpired(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, db.rebind(`SELECT id, webhook_id, attempts, manual, lease_owner FROM deliveries
+			WHERE status = 'delivering' AND lease_expires_at <= ? LIMIT ?`), ms(now), rescueBatch)
+		if err != nil {
+			return err
+		}
+		var attempts, ids []any
+		for rows.Next() {
+			var id, hook, owner string
+			var number, manual int
+			if err := rows.Scan(&id, &hook, &number, &manual, &owner); err != nil {
+				rows.Close()
+				return err
+			}
+			msg := fmt.Sprintf("deliver process %s stopped before recording the outcome (lease expired)", owner)
+			attempts = append(attempts, id, hook, number, ms(now), 0, 0, ErrorCodeAbandoned, msg, "", manual)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		n = len(ids)
+		if n == 0 {
+			return nil
+		}
+		if err := db.insertRows(ctx, tx, `INSERT INTO delivery_attempts
+			(delivery_id, webhook_id, number, attempted_at, duration_ms, status_code, error_code, error, response_body, manual) VALUES `,
+			10, attempts); err != nil {
+			return err
+		}
+		for len(ids) > 0 {
+			k := min(len(ids), 500)
+			args := append([]any{ms(now), ms(now)}, ids[:k]...)
+			ids = ids[k:]
+			if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE deliveries SET
+					status = CASE WHEN manual = 1 THEN 'pending' ELSE 'retrying' END,
+					next_attempt_at = ?, last_attempt_at = ?, last_status_code = 0,
+					last_error = 'abandoned: deliver process stopped before recording the outcome',
+					lease_owner = '', lease_expires_at = NULL
+				WHERE status = 'delivering' AND id IN (`+placeholders(k)+`)`), args...); err != nil {
+				return err
+			}
+		}
+		return db.notifyDue(ctx, tx)
+	})
+	return n, db.wrap(err)
+}
+
+// NextWake returns the earliest time a claim or a rescue could find work:
+// the next due delivery of an enabled webhook or the next lease to expire.
+// ok is false when there is nothing at all to wait for.
+func (db *DB) NextWake(ctx context.Context) (t time.Time, ok bool, err error) {
+	var next, lease sql.NullInt64
+	err = db.sql.QueryRowContext(ctx, `SELECT
+		(SELECT min((SELECT min(d.next_attempt_at) FROM deliveries d
+			WHERE d.webhook_id = w.id AND d.status IN ('pending', 'retrying'))) FROM webhooks w WHERE w.enabled = 1),
+		(SELECT min(lease_expires_at) FROM deliveries WHERE status = 'delivering')`).Scan(&next, &lease)
+	if err != nil {
+		return time.Time{}, false, db.wrap(err)
+	}
+	switch {
+	case next.Valid && lease.Valid:
+		return fromMS(min(next.Int64, lease.Int64)), true, nil
+	case next.Valid:
+		return fromMS(next.Int64), true, nil
+	case lease.Valid:
+		return fromMS(lease.Int64), true, nil
+	}
+	return time.Time{}, false, nil
+}
+
+// Watch returns a channel that receives a value (coalesced, never blocking
+// the watcher) soon after another process commits a change that may make
+// deliveries due. On SQLite it polls PRAGMA data_version every poll
+// interval, which costs microseconds and sees every other connection's
+// commit. The channel closes when ctx ends.
+func (db *DB) Watch(ctx context.Context, poll time.Duration) <-chan struct{} {
+	if db.dialect == Postgres {
+		return db.watchPostgres(ctx, poll)
+	}
+	ch := make(chan struct{}, 1)
+	go func() {
+		defer close(ch)
+		t := time.NewTicker(poll)
+		defer t.Stop()
+		var last int64 = -1
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			var v int64
+			if err := db.sql.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+				continue
+			}
+			if last >= 0 && v != last {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
+			last = v
+		}
+	}()
+	return ch
+}
+
+// notifyDue tells other processes' watchers that deliveries may be due.
+// SQLite watchers see any commit through data_version, so it does nothing there.
+func (db *DB) notifyDue(ctx context.Context, tx *sql.Tx) error {
+	if db.dialect == Postgres {
+		_, err := tx.ExecContext(ctx, `NOTIFY `+pgChannel)
+		return err
+	}
+	return nil
+}
+
+// QueueCounts returns how many deliveries are in each status.
+func (db *DB) QueueCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
+	if err != nil {
+		return nil, db.wrap(err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for _, s := range Statuses {
+		counts[s] = 0
+	}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, db.wrap(err)
+		}
+		counts[s] = n
+	}
+	return counts, db.wrap(rows.Err())
+}
+
