@@ -576,4 +576,3 @@ func (db *DB) QueueCounts(ctx context.Context) (map[string]int, error) {
 	}
 	return counts, db.wrap(rows.Err())
 }
-
