@@ -1,8 +1,3 @@
-// Package sign computes and verifies webhook signatures. It does no I/O.
-//
-// The fgwh scheme (SPEC.md, "The notification") puts the lower-case hex
-// HMAC-SHA256 of the exact body bytes, keyed with the webhook's token, in the
-// fg-webhook-signature header.
 package sign
 
 import (
