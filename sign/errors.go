@@ -8,28 +8,28 @@ type Reason string
 
 // The reasons a Verifier gives.
 const (
-	// ReasonMissingHeader: a required header is absent or empty.
+	// ReasonMissingHeader means a required header is absent or empty.
 	ReasonMissingHeader Reason = "missing_header"
-	// ReasonMalformedHeader: a header is present but cannot be parsed, such
+	// ReasonMalformedHeader means a header is present but cannot be parsed, such
 	// as a signature that is not 64 hex digits, a timestamp that is not unix
 	// seconds, or a webhook-signature without a "v1," signature.
 	ReasonMalformedHeader Reason = "malformed_header"
-	// ReasonBadSignature: the signature is well formed but matches none of
+	// ReasonBadSignature means the signature is well formed but matches none of
 	// the secrets; the body or headers were changed, or the secret is wrong.
 	ReasonBadSignature Reason = "bad_signature"
-	// ReasonTimestampTooOld: the signature matched, but the message was sent
+	// ReasonTimestampTooOld means the signature matched, but the message was sent
 	// longer ago than the tolerance allows; it may be a replay.
 	ReasonTimestampTooOld Reason = "timestamp_too_old"
-	// ReasonTimestampTooNew: the signature matched, but the message claims to
+	// ReasonTimestampTooNew means the signature matched, but the message claims to
 	// be sent further in the future than the tolerance allows; a clock is off.
 	ReasonTimestampTooNew Reason = "timestamp_too_new"
-	// ReasonBadSecret: the Verifier's own secrets are unusable (none, an
+	// ReasonBadSecret means the Verifier's own secrets are unusable (none, an
 	// empty one, or a Standard Webhooks secret that is not base64). This is
 	// the receiver's configuration error, not the sender's.
 	ReasonBadSecret Reason = "bad_secret"
-	// ReasonBodyTooLarge: the request body is longer than MaxBodyBytes.
+	// ReasonBodyTooLarge means the request body is longer than MaxBodyBytes.
 	ReasonBodyTooLarge Reason = "body_too_large"
-	// ReasonMalformedBody: CheckAttemptTime is set and the signed body has no
+	// ReasonMalformedBody means CheckAttemptTime is set and the signed body has no
 	// RFC 3339 deliveryAttemptedAt field.
 	ReasonMalformedBody Reason = "malformed_body"
 )

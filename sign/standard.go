@@ -79,7 +79,9 @@ func StandardSignatureHeader(secrets []string, msgID string, ts time.Time, body 
 }
 
 // SetStandardHeaders sets the three Standard Webhooks headers on h for body,
-// sent at ts as message msgID and signed with each of secrets.
+// sent at ts as message msgID and signed with each of secrets. The header
+// names go out in canonical form (Webhook-Id); HTTP header names are
+// case-insensitive. On error h is left unchanged.
 func SetStandardHeaders(h http.Header, secrets []string, msgID string, ts time.Time, body []byte) error {
 	sig, err := StandardSignatureHeader(secrets, msgID, ts, body)
 	if err != nil {
