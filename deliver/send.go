@@ -208,8 +208,13 @@ func (c *Client) Send(ctx context.Context, req Request, now time.Time) Outcome {
 
 func (c *Client) send(parent context.Context, req Request, out *Outcome) {
 	u, err := url.Parse(req.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		out.fail(ErrCodeInvalidURL, fmt.Sprintf("invalid webhook URL %q: not an absolute http or https URL", redactURL(req.URL)))
+	if err != nil {
+		// The error repeats the URL, which may hold a password.
+		out.fail(ErrCodeInvalidURL, "invalid webhook URL: cannot be parsed")
+		return
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		out.fail(ErrCodeInvalidURL, fmt.Sprintf("invalid webhook URL %q: not an absolute http or https URL", redactURL(req.URL, u)))
 		return
 	}
 	body := req.AppendBody(make([]byte, 0, 192+len(req.Payload)), out.AttemptedAt)
@@ -227,7 +232,7 @@ func (c *Client) send(parent context.Context, req Request, out *Outcome) {
 	})
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL, bytes.NewReader(body))
 	if err != nil {
-		out.fail(ErrCodeInvalidURL, fmt.Sprintf("invalid webhook URL %q: %v", redactURL(req.URL), err))
+		out.fail(ErrCodeInvalidURL, fmt.Sprintf("invalid webhook URL %q: %v", redactURL(req.URL, u), unwrapURLError(err)))
 		return
 	}
 	if req.ExtraHeadersFunc != nil {
@@ -392,12 +397,12 @@ func unwrapURLError(err error) string {
 	return err.Error()
 }
 
-// redactURL hides userinfo in a URL for messages.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
+// redactURL returns raw, or u with its password hidden if it has userinfo.
+func redactURL(raw string, u *url.URL) string {
+	if u.User == nil {
+		return raw
 	}
-	return s
+	return u.Redacted()
 }
 
 // oneLine replaces line breaks so a message stays on one line.
