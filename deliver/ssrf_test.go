@@ -196,7 +196,11 @@ func FuzzCheckAddr(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		addr, err := netip.ParseAddr(s)
 		if err != nil {
-			return
+			// Also read 4 or 16 raw bytes as an address.
+			var ok bool
+			if addr, ok = netip.AddrFromSlice([]byte(s)); !ok {
+				return
+			}
 		}
 		reason, _ := classify(addr)
 		if addr.Zone() != "" {
