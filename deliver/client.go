@@ -1,9 +1,11 @@
 package deliver
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -89,7 +91,7 @@ func NewClient(opts ClientOptions) *Client {
 	}
 	t := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
+		DialContext:            countingDial(dialer),
 		TLSClientConfig:        tlsConfig,
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           max(100, 2*conns),
@@ -124,3 +126,39 @@ func (c *Client) Timeout() time.Duration { return c.timeout }
 
 // CloseIdleConnections closes pooled connections that are not in use.
 func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+
+// countingConn counts the bytes read from a connection, so that Send can tell
+// a server that spoke first in another protocol (an SSH or SMTP banner) from
+// one that said nothing: net/http gives both errors no type.
+type countingConn struct {
+	net.Conn
+	read atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func countingDial(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: conn}, nil
+	}
+}
+
+// bytesRead returns how many bytes were read from conn, if it (or the
+// connection under its TLS layer) is one of ours.
+func bytesRead(conn net.Conn) int64 {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if cc, ok := conn.(*countingConn); ok {
+		return cc.read.Load()
+	}
+	return 0
+}

@@ -193,6 +193,15 @@ func (o Outcome) Succeeded() bool {
 type sendTrace struct {
 	gotFirstByte atomic.Bool
 	tlsFailed    atomic.Bool
+	// newConn is the connection if it was dialed for this attempt.
+	newConn atomic.Pointer[net.Conn]
+}
+
+// spokeFirst reports whether a connection dialed for this attempt received
+// bytes that net/http did not take as a response.
+func (tr *sendTrace) spokeFirst() bool {
+	conn := tr.newConn.Load()
+	return conn != nil && bytesRead(*conn) > 0
 }
 
 // Send makes one attempt to deliver req, with attempt time now. It never
@@ -224,6 +233,11 @@ func (c *Client) send(parent context.Context, req Request, out *Outcome) {
 	var tr sendTrace
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotFirstResponseByte: func() { tr.gotFirstByte.Store(true) },
+		GotConn: func(info httptrace.GotConnInfo) {
+			if !info.Reused {
+				tr.newConn.Store(&info.Conn)
+			}
+		},
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
 			if err != nil {
 				tr.tlsFailed.Store(true)
@@ -365,8 +379,10 @@ func (c *Client) classify(parent context.Context, err error, tr *sendTrace, u *u
 		return ErrCodeTLS, fmt.Sprintf("TLS handshake with %s failed: %s", hostPort, unwrapURLError(err))
 	case inBody && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
 		return ErrCodeConnectionReset, fmt.Sprintf("connection closed by %s while sending the response body", hostPort)
-	case tr.gotFirstByte.Load() && !inBody:
+	case !inBody && tr.gotFirstByte.Load():
 		return ErrCodeInvalidResponse, fmt.Sprintf("invalid HTTP response from %s: %s", hostPort, unwrapURLError(err))
+	case !inBody && tr.spokeFirst():
+		return ErrCodeInvalidResponse, fmt.Sprintf("invalid HTTP response from %s: the server sent data before the request (not an HTTP server?)", hostPort)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return ErrCodeConnectionReset, fmt.Sprintf("connection closed by %s before a response", hostPort)
 	default:
