@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fgwh/fgwh/sign"
 )
 
 const testPayload = `{"type":"recording.imported","recordingId":"r1"}`
@@ -669,5 +671,40 @@ func TestClient_Send_KeepAlive(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Fatalf("server saw %d connections, want 1", n)
+	}
+}
+
+// TestClient_Send_Verifier checks a notification with the receiving side of
+// package sign: the fgwh scheme with the attempt time checked, and Standard
+// Webhooks headers added through ExtraHeadersFunc.
+func TestClient_Send_Verifier(t *testing.T) {
+	t.Parallel()
+	token, err := sign.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &sign.Verifier{Secrets: []string{token}, CheckAttemptTime: true, NowFunc: func() time.Time { return testNow }}
+	verified := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := v.VerifyRequest(r) // puts the body back for the next check
+		if err == nil {
+			_, err = v.VerifyStandardRequest(r)
+		}
+		verified <- err
+	}))
+	t.Cleanup(srv.Close)
+	c := newTestClient(t, ClientOptions{AllowPrivate: true})
+	req := testRequest(srv.URL)
+	req.Token = token
+	req.ExtraHeadersFunc = func(body []byte, at time.Time) http.Header {
+		h := http.Header{}
+		if err := sign.SetStandardHeaders(h, []string{token}, req.EventID, at, body); err != nil {
+			t.Error(err)
+		}
+		return h
+	}
+	checkOutcome(t, c.Send(context.Background(), req, testNow), 200, "", "")
+	if err := <-verified; err != nil {
+		t.Fatalf("receiver rejected the notification: %v", err)
 	}
 }
