@@ -250,13 +250,16 @@ func (c *Client) send(parent context.Context, req Request, out *Outcome) {
 		return
 	}
 	if req.ExtraHeadersFunc != nil {
-		for k, v := range req.ExtraHeadersFunc(body, out.AttemptedAt) {
-			hreq.Header[k] = v
+		// Add canonicalizes the names, so the Set and Del below win.
+		for k, vs := range req.ExtraHeadersFunc(body, out.AttemptedAt) {
+			for _, v := range vs {
+				hreq.Header.Add(k, v)
+			}
 		}
+		hreq.Header.Del(sign.Header)
 	}
-	hreq.Header["Content-Type"] = []string{"application/json"}
-	hreq.Header["User-Agent"] = []string{c.userAgent}
-	hreq.Header.Del(sign.Header)
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("User-Agent", c.userAgent)
 	// The header is written as SPEC.md spells it, in lower case.
 	hreq.Header[sign.Header] = []string{sign.Sign(req.Token, body)}
 

@@ -161,6 +161,7 @@ func TestClient_Send_ExtraHeaders(t *testing.T) {
 			"Fg-Webhook-Signature": {"forged"},
 			"fg-webhook-signature": {"forged"},
 			"Content-Type":         {"text/plain"},
+			"user-agent":           {"evil/1.0"},
 		}
 	}
 	out := c.Send(context.Background(), req, testNow)
@@ -177,6 +178,9 @@ func TestClient_Send_ExtraHeaders(t *testing.T) {
 	}
 	if v := r.header.Values("Content-Type"); len(v) != 1 || v[0] != "application/json" {
 		t.Fatalf("Content-Type = %q", v)
+	}
+	if v := r.header.Values("User-Agent"); len(v) != 1 || v[0] != "fgwh/test" {
+		t.Fatalf("User-Agent = %q", v)
 	}
 }
 
@@ -421,11 +425,11 @@ func TestClient_Send_Timeout(t *testing.T) {
 		wantErr    string
 	}{
 		{
-			name: "NoAnswer", wantErr: "no response from %s within 200ms",
+			name: "NoAnswer", wantErr: "no response from %s within 500ms",
 			h: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
 		},
 		{
-			name: "StalledBody", wantStatus: 200, wantErr: "timed out after 200ms reading the response body from %s",
+			name: "StalledBody", wantStatus: 200, wantErr: "timed out after 500ms reading the response body from %s",
 			h: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "100")
 				io.WriteString(w, "partial")
@@ -437,14 +441,14 @@ func TestClient_Send_Timeout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv, _ := startReceiver(t, tc.h)
-			c := newTestClient(t, ClientOptions{AllowPrivate: true, Timeout: 200 * time.Millisecond})
+			c := newTestClient(t, ClientOptions{AllowPrivate: true, Timeout: 500 * time.Millisecond})
 			out := c.Send(context.Background(), testRequest(srv.URL), testNow)
 			wantErr := tc.wantErr
 			if strings.Contains(wantErr, "%s") {
 				wantErr = fmt.Sprintf(wantErr, srv.Listener.Addr())
 			}
 			checkOutcome(t, out, tc.wantStatus, ErrCodeTimeout, wantErr)
-			if out.Duration < 200*time.Millisecond {
+			if out.Duration < 500*time.Millisecond {
 				t.Fatalf("Duration = %v, shorter than the timeout", out.Duration)
 			}
 		})
