@@ -121,7 +121,7 @@ func (db *DB) ListDeliveries(ctx context.Context, p ListDeliveriesParams) ([]Del
 		query += ` AND created_at >= ?`
 		args = append(args, ms(p.Since))
 	}
-	query += ` ORDER BY created_at DESC, id DESC`
+	query += ` ORDER BY ` + db.newestFirst()
 	if p.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, p.Limit)

@@ -269,7 +269,7 @@ func (db *DB) ListEvents(ctx context.Context, p ListEventsParams) ([]Event, erro
 		query += ` WHERE type = ?`
 		args = append(args, p.Type)
 	}
-	query += ` ORDER BY created_at DESC, id DESC`
+	query += ` ORDER BY ` + db.newestFirst()
 	if p.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, p.Limit)
