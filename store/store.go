@@ -149,7 +149,9 @@ func (db *DB) rebind(query string) string {
 // wrap adds the database's name to driver errors so a user knows which
 // file or server failed.
 func (db *DB) wrap(err error) error {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, context.Canceled) {
+	// Domain errors are about the input, not the database: callers show them as they are.
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNameTaken) ||
+		errors.Is(err, ErrWebhookDisabled) || errors.Is(err, context.Canceled) {
 		return err
 	}
 	var se *StoreError

@@ -1,0 +1,356 @@
+package cmd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/fgwh/fgwh/store"
+	"github.com/spf13/cobra"
+)
+
+// EventEmitOptions are the inputs of "fgwh event emit".
+type EventEmitOptions struct {
+	App *App
+	// Type is the event type (one event), or "" with File.
+	Type string
+	// Payload is the payload object built from --data and --data-json.
+	Payload []byte
+	// Timestamp is when the event occurred; zero means now.
+	Timestamp      time.Time
+	IdempotencyKey string
+	// File is the JSON-lines file to emit ("-" is stdin), or "".
+	File string
+}
+
+func newCmdEventEmit(app *App, runF func(*EventEmitOptions) error) *cobra.Command {
+	opts := &EventEmitOptions{App: app}
+	var data []string
+	var dataJSON, timestamp string
+	c := &cobra.Command{
+		Use:   "emit {<type> [--data <key>=<value>...] [--data-json <json>] [--timestamp <time>] [--idempotency-key <key>] | --file <file>}",
+		Short: "Emit an event and queue its deliveries",
+		Long: `Emit an event: store it and queue one delivery per enabled webhook
+subscribed to its type, in one transaction.
+
+The payload is {"type": TYPE, ...} with the --data pairs (string values,
+in the order given), then the keys of --data-json (a JSON object, in its
+order). Each type has a required payload key (see "fgwh event types").
+--timestamp (RFC 3339) says when the event occurred; it defaults to now.
+With --idempotency-key, emitting the same key again returns the first
+event and queues nothing.
+
+With --file, each line of FILE ("-" for stdin) is one event:
+  {"type": …, "timestamp"?: …, "payload"?: {…}, "idempotencyKey"?: …}
+Blank lines are skipped. The whole file is checked before anything is
+stored, then stored in one transaction: all of it, or, if any line is
+bad, none of it, with the line number of the first bad line.`,
+		Example: `  fgwh event emit recording.imported --data recordingId=rec_123
+  fgwh event emit device.updated --data-json '{"deviceId":"dev_1","battery":87}'
+  fgwh event emit session.created --data sessionId=s1 --idempotency-key ci-run-4711
+  fgwh event emit --file events.jsonl
+  producer | fgwh event emit --file -`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			f := c.Flags()
+			if f.Changed("file") {
+				if len(args) > 0 {
+					return withHint(usagef("give an event type or --file, not both"), "with --file each line names its type")
+				}
+				for _, name := range []string{"data", "data-json", "timestamp", "idempotency-key"} {
+					if f.Changed(name) {
+						return withHint(usagef("--%s cannot be used with --file", name), "set it on each line of the file")
+					}
+				}
+				if opts.File == "" {
+					return usagef("--file needs a file name, or - for stdin")
+				}
+			} else {
+				if len(args) == 0 {
+					return withHint(usagef("event emit needs an event type or --file"), "run 'fgwh event types' to see them")
+				}
+				opts.Type = args[0]
+				if err := checkEmitType(opts.Type); err != nil {
+					return err
+				}
+				members, err := dataMembers(data)
+				if err != nil {
+					return err
+				}
+				if f.Changed("data-json") {
+					more, err := objectMembers([]byte(dataJSON))
+					if err != nil {
+						return usagef("--data-json: %v", err)
+					}
+					members = append(members, more...)
+				}
+				if opts.Payload, err = buildPayload(nil, opts.Type, members); err != nil {
+					return err
+				}
+				if f.Changed("timestamp") {
+					if opts.Timestamp, err = parseTimestamp(timestamp); err != nil {
+						return usagef("--timestamp: %v", err)
+					}
+				}
+				if f.Changed("idempotency-key") && opts.IdempotencyKey == "" {
+					return usagef("--idempotency-key must not be empty")
+				}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return eventEmitRun(c.Context(), opts)
+		},
+	}
+	c.Flags().StringArrayVar(&data, "data", nil, "a payload `key=value` (a string); repeatable")
+	c.Flags().StringVar(&dataJSON, "data-json", "", "payload keys as a JSON `object`")
+	c.Flags().StringVar(&timestamp, "timestamp", "", "when the event occurred, RFC 3339 (default: now)")
+	c.Flags().StringVar(&opts.IdempotencyKey, "idempotency-key", "", "emit at most once per `key`: a repeat returns the first event")
+	c.Flags().StringVar(&opts.File, "file", "", "emit one event per JSON line of `file` (- for stdin)")
+	return c
+}
+
+// checkEmitType accepts catalogue types other than ping.
+func checkEmitType(typ string) error {
+	if typ == store.PingEventType {
+		return withHint(usagef("ping cannot be emitted with event emit"), "run 'fgwh webhook ping <id>' to ping a webhook")
+	}
+	if _, ok := store.LookupEventType(typ); !ok {
+		return unknownTypeError(typ, emittableTypes())
+	}
+	return nil
+}
+
+// parseTimestamp reads an RFC 3339 time, such as 2022-10-01T06:54:29.078Z.
+func parseTimestamp(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time such as 2022-10-01T06:54:29.078Z", s)
+	}
+	return t.UTC(), nil
+}
+
+func eventEmitRun(ctx context.Context, opts *EventEmitOptions) error {
+	if opts.File != "" {
+		return emitFileRun(ctx, opts)
+	}
+	app := opts.App
+	db, err := app.Store(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := db.EmitEvents(ctx, []store.NewEvent{{
+		Type:           opts.Type,
+		Timestamp:      opts.Timestamp,
+		Payload:        opts.Payload,
+		IdempotencyKey: opts.IdempotencyKey,
+	}}, app.now())
+	if err != nil {
+		return err
+	}
+	em := out[0]
+	if app.JSON() {
+		return writeJSON(app.IO.Out, emittedView{eventView: newEventView(em.Event), Deliveries: em.Deliveries, Duplicate: em.Duplicate})
+	}
+	if em.Duplicate {
+		fmt.Fprintf(app.IO.ErrOut, "Idempotency key %q was used before: this is the first event emitted with it; nothing was queued.\n", em.Event.IdempotencyKey)
+	}
+	writeFields(app.IO.Out, [][2]string{
+		{"id", em.Event.ID},
+		{"type", em.Event.Type},
+		{"timestamp", formatTime(em.Event.Timestamp)},
+		{"deliveries", fmt.Sprintf("%d queued", em.Deliveries)},
+	})
+	return nil
+}
+
+func emitFileRun(ctx context.Context, opts *EventEmitOptions) error {
+	app := opts.App
+	var r io.Reader = app.IO.In
+	name := "stdin"
+	if opts.File != "-" {
+		f, err := os.Open(opts.File)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, name = f, opts.File
+	}
+	// Read and check the whole file before taking the write lock, so a slow
+	// producer on stdin never holds up "fgwh deliver".
+	evs, err := readEventLines(r)
+	if err != nil {
+		var le *lineError
+		if errors.As(err, &le) {
+			return withHint(usagef("%s line %d: %v; nothing was stored", name, le.line, le.err), hintOf(le.err))
+		}
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	db, err := app.Store(ctx)
+	if err != nil {
+		return err
+	}
+	sum := emitFileView{}
+	if len(evs) > 0 {
+		out, err := db.EmitEvents(ctx, evs, app.now())
+		if err != nil {
+			return err
+		}
+		for _, em := range out {
+			if em.Duplicate {
+				sum.Duplicates++
+				continue
+			}
+			sum.Events++
+			sum.Deliveries += em.Deliveries
+		}
+	}
+	if app.JSON() {
+		return writeJSON(app.IO.Out, sum)
+	}
+	_, err = fmt.Fprintf(app.IO.Out, "Queued %d events and %d deliveries (%d duplicates skipped)\n", sum.Events, sum.Deliveries, sum.Duplicates)
+	return err
+}
+
+// lineError is a bad line of an events file.
+type lineError struct {
+	line int
+	err  error
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
+func (e *lineError) Unwrap() error { return e.err }
+
+// eventLine is one line of an events file.
+type eventLine struct {
+	Type           string          `json:"type"`
+	Timestamp      *string         `json:"timestamp"`
+	Payload        json.RawMessage `json:"payload"`
+	IdempotencyKey *string         `json:"idempotencyKey"`
+}
+
+// arenaChunk is how much payload memory readEventLines allocates at once.
+const arenaChunk = 1 << 20
+
+// readEventLines parses JSON lines into events, stopping at the first bad
+// line with a *lineError. Payloads are packed into large shared buffers.
+func readEventLines(r io.Reader) ([]store.NewEvent, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	var evs []store.NewEvent
+	var arena []byte
+	var compact bytes.Buffer
+	var members []member
+	var line []byte
+	for n := 1; ; n++ {
+		var err error
+		line, err = readLine(br, line[:0])
+		if err == io.EOF && len(line) == 0 {
+			return evs, nil
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		if n == 1 {
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		var l eventLine
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			return nil, &lineError{n, fmt.Errorf("not a JSON object of an event: %v", err)}
+		}
+		if dec.More() {
+			return nil, &lineError{n, errors.New("more than one JSON value on the line")}
+		}
+		ev, err := lineEvent(&l, &compact, &members, &arena)
+		if err != nil {
+			return nil, &lineError{n, err}
+		}
+		evs = append(evs, ev)
+	}
+}
+
+// lineEvent checks one parsed line and builds its event, appending the
+// payload to arena.
+func lineEvent(l *eventLine, compact *bytes.Buffer, members *[]member, arena *[]byte) (store.NewEvent, error) {
+	var ev store.NewEvent
+	if l.Type == "" {
+		return ev, errors.New(`"type" is missing`)
+	}
+	if err := checkEmitType(l.Type); err != nil {
+		return ev, err
+	}
+	ev.Type = l.Type
+	if l.Timestamp != nil {
+		t, err := parseTimestamp(*l.Timestamp)
+		if err != nil {
+			return ev, fmt.Errorf("timestamp: %v", err)
+		}
+		ev.Timestamp = t
+	}
+	if l.IdempotencyKey != nil {
+		if *l.IdempotencyKey == "" {
+			return ev, errors.New("idempotencyKey must not be empty")
+		}
+		ev.IdempotencyKey = *l.IdempotencyKey
+	}
+	*members = (*members)[:0]
+	compact.Reset()
+	if len(l.Payload) > 0 && string(l.Payload) != "null" {
+		if err := json.Compact(compact, l.Payload); err != nil {
+			return ev, fmt.Errorf("payload: %v", err)
+		}
+		ms, err := splitObject(compact.Bytes())
+		if err != nil {
+			return ev, fmt.Errorf("payload: %v", err)
+		}
+		// A payload copied from a notification carries its type: accept it when it agrees.
+		for _, m := range ms {
+			if m.name == "type" {
+				var t string
+				if json.Unmarshal(m.val, &t) != nil || t != l.Type {
+					return ev, fmt.Errorf(`payload "type" is %s but the line's type is %q`, m.val, l.Type)
+				}
+				continue
+			}
+			*members = append(*members, m)
+		}
+	}
+	size := 16 + len(l.Type) + compact.Len()
+	if cap(*arena)-len(*arena) < size {
+		*arena = make([]byte, 0, max(arenaChunk, size))
+	}
+	start := len(*arena)
+	p, err := buildPayload(*arena, l.Type, *members)
+	if err != nil {
+		return ev, err
+	}
+	*arena = p
+	ev.Payload = p[start:len(p):len(p)]
+	return ev, nil
+}
+
+// readLine appends the next line of br to buf, without its newline.
+func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == nil {
+			buf = buf[:len(buf)-1]
+		}
+		return buf, err
+	}
+}
