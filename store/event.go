@@ -57,7 +57,7 @@ const rowsPerInsert = 100
 func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]Emitted, error) {
 	now = now.UTC().Truncate(time.Millisecond)
 	out := make([]Emitted, len(evs))
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.retryUnique(ctx, func(tx *sql.Tx) error {
 		subs, err := db.subscriptions(ctx, tx, evs)
 		if err != nil {
 			return err

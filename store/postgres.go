@@ -2,28 +2,419 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"embed"
 	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+//go:embed migrations/postgres/*.sql
+var postgresMigrations embed.FS
+
+// Connection pool bounds for PostgreSQL. A deliver process uses a handful
+// of connections at once (claimer, completer, lease keeper, rescuer) plus
+// the dedicated LISTEN connection; a CLI command uses one.
+const (
+	DefaultPostgresMaxConns     = 8
+	DefaultPostgresMaxIdleConns = 4
+	DefaultPostgresConnIdleTime = 5 * time.Minute
+	// DefaultPostgresConnectTimeout bounds opening a connection when the
+	// DSN gives no connect_timeout.
+	DefaultPostgresConnectTimeout = 10 * time.Second
 )
 
 // pgState holds what only a PostgreSQL store needs.
-type pgState struct{}
+type pgState struct {
+	// cfg opens the dedicated LISTEN connections of Watch.
+	cfg *pgx.ConnConfig
+	// schema is current_schema() of our connections: NOTIFY carries it so
+	// that fgwh installations in other schemas of one database do not wake
+	// each other.
+	schema string
 
-func (p *pgState) close() {}
-
-func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	return nil, errors.New("PostgreSQL is not supported yet")
+	mu       sync.Mutex
+	closed   bool
+	watchers map[int]context.CancelFunc
+	next     int
 }
 
-// pgChannel is the LISTEN/NOTIFY channel that wakes deliver processes.
+// close stops every Watch of this DB.
+func (p *pgState) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, cancel := range p.watchers {
+		cancel()
+	}
+	p.watchers = nil
+}
+
+// track registers a watcher's cancel func; untrack removes it.
+func (p *pgState) track(cancel context.CancelFunc) (untrack func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		cancel()
+		return func() {}
+	}
+	if p.watchers == nil {
+		p.watchers = map[int]context.CancelFunc{}
+	}
+	id := p.next
+	p.next++
+	p.watchers[id] = cancel
+	return func() {
+		p.mu.Lock()
+		delete(p.watchers, id)
+		p.mu.Unlock()
+	}
+}
+
+// redactDSN names a PostgreSQL database for messages: the URL without its
+// password (in the user part or a password= parameter).
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
+		q.Del("password")
+		q.Del("sslpassword")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// openPostgres connects to the PostgreSQL database named by a postgres://
+// URL and migrates it. Our queries go through database/sql (pgx's stdlib
+// adapter) so SQLite and PostgreSQL share them; Watch alone uses a raw pgx
+// connection, for LISTEN.
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	where := redactDSN(dsn)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors quote the DSN with its password masked.
+		return nil, fmt.Errorf("database %s: %w", where, err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = DefaultPostgresConnectTimeout
+	}
+	sqldb := stdlib.OpenDB(*cfg)
+	sqldb.SetMaxOpenConns(DefaultPostgresMaxConns)
+	sqldb.SetMaxIdleConns(DefaultPostgresMaxIdleConns)
+	sqldb.SetConnMaxIdleTime(DefaultPostgresConnIdleTime)
+	db := &DB{sql: sqldb, dialect: Postgres, where: where, pg: &pgState{cfg: cfg}}
+	var schema sql.NullString
+	if err := sqldb.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		sqldb.Close()
+		return nil, db.wrap(err)
+	}
+	if !schema.Valid {
+		sqldb.Close()
+		return nil, fmt.Errorf("database %s: no schema to use: search_path names no existing schema", where)
+	}
+	db.pg.schema = schema.String
+	if err := db.migratePostgres(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// pgVersionTable records each applied migration of the current schema.
+const pgVersionTable = `fgwh_schema_version`
+
+// migratePostgres brings the schema to the newest version, tracked in
+// fgwh_schema_version, and refuses a database written by a newer fgwh.
+// Several processes may open a new database at once: the migration runs
+// under a transaction-scoped advisory lock and re-reads the version inside
+// it, so exactly one of them applies each migration.
+func (db *DB) migratePostgres(ctx context.Context) error {
+	migs := loadMigrations(postgresMigrations, "migrations/postgres")
+	version, err := db.pgVersion(ctx, db.sql)
+	if err != nil {
+		return db.wrap(err)
+	}
+	if err := db.checkVersion(version, len(migs)); err != nil || version == len(migs) {
+		return err
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		// The key is per schema: installations in other schemas need not wait.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('fgwh migrate ' || current_schema()))`); err != nil {
+			return err
+		}
+		version, err := db.pgVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := db.checkVersion(version, len(migs)); err != nil {
+			return err
+		}
+		if version == 0 {
+			// Refuse to write our schema over tables of the same names that we did not make.
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
+				WHERE table_schema = current_schema()
+				AND table_name IN ('webhooks', 'webhook_event_types', 'events', 'deliveries', 'delivery_attempts')`).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return fmt.Errorf("database %s: not an fgwh database (schema %s has fgwh's table names but no fgwh schema version)",
+					db.where, db.pg.schema)
+			}
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+pgVersionTable+` (
+				version    INTEGER PRIMARY KEY,
+				name       TEXT NOT NULL,
+				applied_at BIGINT NOT NULL)`); err != nil {
+				return err
+			}
+		}
+		for _, m := range migs[version:] {
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO `+pgVersionTable+` (version, name, applied_at) VALUES ($1, $2, $3)`,
+				m.version, m.name, ms(time.Now())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// pgVersion returns the newest applied migration, 0 for a new schema.
+func (db *DB) pgVersion(ctx context.Context, qr q) (int, error) {
+	var exists bool
+	if err := qr.QueryRowContext(ctx, `SELECT to_regclass('`+pgVersionTable+`') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, err
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v int
+	err := qr.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM `+pgVersionTable).Scan(&v)
+	return v, err
+}
+
+func (db *DB) checkVersion(version, known int) error {
+	if version > known {
+		return fmt.Errorf("database %s: %w (schema version %d; this fgwh knows up to %d): upgrade fgwh",
+			db.where, ErrNewerSchema, version, known)
+	}
+	return nil
+}
+
+// pgChannel is the LISTEN/NOTIFY channel that wakes deliver processes. The
+// payload is the schema whose deliveries may be due.
 const pgChannel = "fgwh_due"
 
+// claimPostgresQuery is ClaimDeliveries in one statement. For each enabled
+// webhook it seeks the earliest due deliveries on deliveries_due, at most
+// the webhook's room under the per-webhook cap, skipping rows another
+// claimer has locked (FOR UPDATE SKIP LOCKED), so concurrent claimers never
+// take one row twice and never wait on each other. The earliest $5 of those
+// are leased and returned with what sending needs.
+//
+// $1 now, $2 per-webhook cap (0: none), $3/$4 the caller's in-flight count
+// per webhook, $5 limit, $6 owner, $7 lease expiry.
+const claimPostgresQuery = `WITH inflight AS (
+	SELECT * FROM unnest($3::text[], $4::int[]) AS f (webhook_id, n)
+), hooks AS (
+	SELECT w.id, CASE WHEN $2::int > 0 THEN LEAST($5::int, $2::int - coalesce(f.n, 0)) ELSE $5::int END AS room
+	FROM webhooks w LEFT JOIN inflight f ON f.webhook_id = w.id
+	WHERE w.enabled = 1
+), picked AS MATERIALIZED (
+	SELECT d.id, d.next_attempt_at
+	FROM hooks h CROSS JOIN LATERAL (
+		SELECT id, next_attempt_at FROM deliveries
+		WHERE webhook_id = h.id AND status IN ('pending', 'retrying') AND next_attempt_at <= $1
+		ORDER BY next_attempt_at
+		LIMIT GREATEST(h.room, 0)
+		FOR UPDATE SKIP LOCKED
+	) d
+	ORDER BY d.next_attempt_at
+	LIMIT $5
+)
+UPDATE deliveries d
+SET status = 'delivering', attempts = d.attempts + 1, lease_owner = $6, lease_expires_at = $7
+FROM picked p, webhooks w, events e
+WHERE d.id = p.id AND w.id = d.webhook_id AND e.id = d.event_id AND d.status IN ('pending', 'retrying')
+RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.manual, p.next_attempt_at,
+	w.url, w.token, w.previous_token, w.previous_token_expires_at, w.signature_scheme, e.timestamp, e.payload`
+
 func (db *DB) claimPostgres(ctx context.Context, p ClaimParams) ([]Claimed, error) {
-	return nil, errors.New("PostgreSQL is not supported yet")
+	hooks := make([]string, 0, len(p.InFlight))
+	counts := make([]int32, 0, len(p.InFlight))
+	for h, n := range p.InFlight {
+		hooks = append(hooks, h)
+		counts = append(counts, int32(n))
+	}
+	rows, err := db.sql.QueryContext(ctx, claimPostgresQuery,
+		ms(p.Now), p.PerWebhook, hooks, counts, p.Limit, p.Owner, ms(p.Now.Add(p.Lease)))
+	if err != nil {
+		return nil, db.wrap(fmt.Errorf("claim deliveries: %w", err))
+	}
+	defer rows.Close()
+	type row struct {
+		c    Claimed
+		next int64
+	}
+	var got []row
+	for rows.Next() {
+		var r row
+		var manual int
+		var prevExp, ts int64
+		var payload string
+		if err := rows.Scan(&r.c.ID, &r.c.WebhookID, &r.c.EventID, &r.c.EventType, &r.c.Attempt, &manual, &r.next,
+			&r.c.URL, &r.c.Token, &r.c.PreviousToken, &prevExp, &r.c.SignatureScheme, &ts, &payload); err != nil {
+			return nil, db.wrap(err)
+		}
+		r.c.Manual = manual == 1
+		if prevExp <= ms(p.Now) {
+			r.c.PreviousToken = ""
+		}
+		r.c.EventTime = fromMS(ts)
+		r.c.Payload = []byte(payload)
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap(err)
+	}
+	// RETURNING has no order: earliest due first, as on SQLite.
+	sort.Slice(got, func(i, j int) bool {
+		if got[i].next != got[j].next {
+			return got[i].next < got[j].next
+		}
+		return got[i].c.ID < got[j].c.ID
+	})
+	out := make([]Claimed, len(got))
+	for i, r := range got {
+		out[i] = r.c
+	}
+	return out, nil
 }
 
+// watchPostgres wakes on NOTIFY fgwh_due from any process using this
+// schema, heard on a dedicated connection. While that connection is down
+// (or before it first comes up) it wakes every poll interval instead, and
+// it reconnects every poll interval; after a reconnect it wakes once, for
+// what it may have missed. While it is up, a quiet poll interval costs one
+// ping, which finds a silently dead connection.
 func (db *DB) watchPostgres(ctx context.Context, poll time.Duration) <-chan struct{} {
-	ch := make(chan struct{})
-	close(ch)
+	ch := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	untrack := db.pg.track(cancel)
+	wake := func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		defer close(ch)
+		defer untrack()
+		defer cancel()
+		for first := true; ; first = false {
+			db.pg.listen(ctx, poll, wake, !first)
+			if ctx.Err() != nil {
+				return
+			}
+			wake()
+			t := time.NewTimer(poll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	return ch
+}
+
+// listen connects, LISTENs and wakes on each notification for our schema
+// until ctx ends or the connection fails. With again set (a reconnect) it
+// wakes once as soon as it listens.
+func (p *pgState) listen(ctx context.Context, poll time.Duration, wake func(), again bool) error {
+	conn, err := pgx.ConnectConfig(ctx, p.cfg.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `LISTEN `+pgChannel); err != nil {
+		return err
+	}
+	if again {
+		wake()
+	}
+	for {
+		wctx, cancel := context.WithTimeout(ctx, poll)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			if n.Payload == p.schema {
+				wake()
+			}
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case pgconn.Timeout(err):
+			pctx, cancel := context.WithTimeout(ctx, max(poll, 5*time.Second))
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// uniqueViolation returns the constraint a PostgreSQL unique violation
+// names, or "" for any other error.
+func uniqueViolation(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return pe.ConstraintName
+	}
+	return ""
+}
+
+// retryUnique runs fn in a transaction and, on PostgreSQL, runs it again
+// (up to three times) when it failed on a unique index. PostgreSQL runs
+// writers concurrently where SQLite serialises them: two transactions can
+// both find a name or idempotency key free and both insert it. The second
+// then fails on the index; run again, it sees the first one's row and
+// does what SQLite would have done (ErrNameTaken, a duplicate emit, the
+// next free derived name). fn must not keep state from a failed run.
+func (db *DB) retryUnique(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for i := 0; ; i++ {
+		err := db.inTx(ctx, fn)
+		if db.dialect != Postgres || i == 2 || uniqueViolation(err) == "" {
+			return err
+		}
+	}
+}
+
+// pgText makes a string storable in a PostgreSQL TEXT column, which cannot
+// hold NUL bytes (SQLite can); it leaves other strings, and every string
+// on SQLite, as they are.
+func (db *DB) pgText(s string) string {
+	if db.dialect != Postgres || !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }

@@ -305,7 +305,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, p CompleteParams, cs []Com
 			default:
 				return fmt.Errorf("complete delivery %s: bad status %q", c.ID, c.Status)
 			}
-			r, err := upd.ExecContext(ctx, c.Status, next, ms(c.AttemptedAt), c.StatusCode, c.Error, completed,
+			r, err := upd.ExecContext(ctx, c.Status, next, ms(c.AttemptedAt), c.StatusCode, db.pgText(c.Error), completed,
 				c.ID, p.Owner, c.Attempt)
 			if err != nil {
 				return err
@@ -316,7 +316,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, p CompleteParams, cs []Com
 			}
 			res.Applied++
 			attempts = append(attempts, c.ID, c.WebhookID, c.Attempt, ms(c.AttemptedAt), c.Duration.Milliseconds(),
-				c.StatusCode, c.ErrorCode, c.Error, c.ResponseBody, boolInt(c.Manual))
+				c.StatusCode, c.ErrorCode, db.pgText(c.Error), db.pgText(c.ResponseBody), boolInt(c.Manual))
 			switch c.Status {
 			case StatusSucceeded:
 				failures[c.WebhookID] = -1
@@ -546,10 +546,12 @@ func (db *DB) Watch(ctx context.Context, poll time.Duration) <-chan struct{} {
 }
 
 // notifyDue tells other processes' watchers that deliveries may be due.
-// SQLite watchers see any commit through data_version, so it does nothing there.
+// SQLite watchers see any commit through data_version, so it does nothing
+// there. On PostgreSQL the notification, sent when tx commits, names the
+// schema so that watchers of other schemas in the database ignore it.
 func (db *DB) notifyDue(ctx context.Context, tx *sql.Tx) error {
 	if db.dialect == Postgres {
-		_, err := tx.ExecContext(ctx, `NOTIFY `+pgChannel)
+		_, err := tx.ExecContext(ctx, `SELECT pg_notify('`+pgChannel+`', current_schema())`)
 		return err
 	}
 	return nil

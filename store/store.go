@@ -158,6 +158,10 @@ func (db *DB) wrap(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
+	if uniqueViolation(err) == "webhooks_name_key" {
+		// A concurrent writer took the name after we checked it (PostgreSQL only).
+		return fmt.Errorf("webhook name: %w", ErrNameTaken)
+	}
 	return &StoreError{Where: db.where, Err: err}
 }
 

@@ -70,8 +70,8 @@ func (db *DB) CreateWebhook(ctx context.Context, p CreateWebhookParams, now time
 	if token == "" {
 		token = NewToken()
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		if w.Name == "" {
+	err := db.retryUnique(ctx, func(tx *sql.Tx) error {
+		if p.Name == "" {
 			name, err := db.uniqueName(ctx, tx, NameFromURL(w.URL))
 			if err != nil {
 				return err
@@ -265,7 +265,7 @@ type UpdateWebhookParams struct {
 // UpdateWebhook applies p. A new URL applies to deliveries not yet made;
 // new event types apply to events emitted later.
 func (db *DB) UpdateWebhook(ctx context.Context, p UpdateWebhookParams, now time.Time) (Webhook, error) {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.retryUnique(ctx, func(tx *sql.Tx) error {
 		if err := db.exists(ctx, tx, p.ID); err != nil {
 			return err
 		}
@@ -318,14 +318,24 @@ func (db *DB) SetWebhookEnabled(ctx context.Context, id string, enabled bool, re
 	if enabled {
 		reason = ""
 	}
-	res, err := db.sql.ExecContext(ctx, db.rebind(`UPDATE webhooks
-		SET enabled = ?, disabled_reason = ?, consecutive_failures = CASE WHEN ? = 1 THEN 0 ELSE consecutive_failures END, updated_at = ?
-		WHERE id = ?`), boolInt(enabled), reason, boolInt(enabled), ms(now), id)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.rebind(`UPDATE webhooks
+			SET enabled = ?, disabled_reason = ?, consecutive_failures = CASE WHEN ? = 1 THEN 0 ELSE consecutive_failures END, updated_at = ?
+			WHERE id = ?`), boolInt(enabled), reason, boolInt(enabled), ms(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+		}
+		if enabled {
+			// Its waiting deliveries are due again: wake deliver processes.
+			return db.notifyDue(ctx, tx)
+		}
+		return nil
+	})
 	if err != nil {
 		return Webhook{}, db.wrap(err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return Webhook{}, fmt.Errorf("webhook %s: %w", id, ErrNotFound)
 	}
 	return db.GetWebhook(ctx, id)
 }
