@@ -128,7 +128,7 @@ func deliveriesListRun(ctx context.Context, opts *DeliveriesListOptions) error {
 			formatStatusCode(d.LastStatusCode), shorten(d.LastError, 40), deliveryWhen(d),
 		}
 	}
-	return writeTable(app.IO.Out, []string{"ID", "WEBHOOK", "TYPE", "STATUS", "ATTEMPTS", "CODE", "LAST ERROR", "NEXT/COMPLETED"}, rows)
+	return writeTable(app.IO.Out, []string{"ID", "WEBHOOK", "TYPE", "STATUS", "ATTEMPTS", "CODE", "LAST ERROR", "NEXT OR COMPLETED"}, rows)
 }
 
 // deliveryWhen is the time that matters for a delivery's status: when it is
