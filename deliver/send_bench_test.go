@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -19,10 +21,17 @@ const benchConcurrency = 32
 // concurrency 32 against one local receiver. The req/s metrics show what
 // building, signing and classifying costs on top of raw HTTP.
 func BenchmarkSend(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
 	defer srv.Close()
 	req := testRequest(srv.URL + "/hook")
 	body := req.AppendBody(nil, testNow)
@@ -30,6 +39,7 @@ func BenchmarkSend(b *testing.B) {
 	b.Run("fgwh", func(b *testing.B) {
 		c := NewClient(ClientOptions{AllowPrivate: true, MaxConnsPerHost: benchConcurrency})
 		defer c.CloseIdleConnections()
+		conns.Store(0)
 		runConcurrent(b, func() error {
 			out := c.Send(context.Background(), req, time.Now())
 			if !out.Succeeded() {
@@ -37,6 +47,8 @@ func BenchmarkSend(b *testing.B) {
 			}
 			return nil
 		})
+		// Keep-alive works when this stays at about the concurrency.
+		b.ReportMetric(float64(conns.Load()), "conns")
 	})
 
 	b.Run("plain", func(b *testing.B) {
@@ -49,6 +61,7 @@ func BenchmarkSend(b *testing.B) {
 		}
 		defer t.CloseIdleConnections()
 		hc := &http.Client{Transport: t, Timeout: DefaultTimeout}
+		conns.Store(0)
 		runConcurrent(b, func() error {
 			r, err := http.NewRequest(http.MethodPost, srv.URL+"/hook", bytes.NewReader(body))
 			if err != nil {
@@ -63,6 +76,8 @@ func BenchmarkSend(b *testing.B) {
 			resp.Body.Close()
 			return nil
 		})
+		// Keep-alive works when this stays at about the concurrency.
+		b.ReportMetric(float64(conns.Load()), "conns")
 	})
 }
 
@@ -80,6 +95,7 @@ func runConcurrent(b *testing.B, f func() error) {
 	)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpuStart := cpuTime()
 	start := time.Now()
 	for range benchConcurrency {
 		wg.Go(func() {
@@ -93,9 +109,22 @@ func runConcurrent(b *testing.B, f func() error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpuStart
 	b.StopTimer()
 	if err := firstErr.Load(); err != nil {
 		b.Fatal(*err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	// CPU per request (client and receiver together) is steadier than req/s
+	// on a shared machine.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
+}
+
+// cpuTime returns the user and system CPU time used by this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
