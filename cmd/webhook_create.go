@@ -18,20 +18,26 @@ type WebhookCreateOptions struct {
 	EventTypes []string
 	Name       string
 	Disabled   bool
+	// SignatureScheme is store.SchemeFGWH, SchemeStandard or SchemeBoth.
+	SignatureScheme string
 }
 
 func newCmdWebhookCreate(app *App, runF func(*WebhookCreateOptions) error) *cobra.Command {
 	opts := &WebhookCreateOptions{App: app}
 	var events []string
 	c := &cobra.Command{
-		Use:   "create --url <url> --event <type> [--event <type>...] [--name <name>] [--disabled]",
+		Use:   "create --url <url> --event <type> [--event <type>...] [--name <name>] [--disabled] [--signature-scheme {fgwh|standard|both}]",
 		Short: "Subscribe an HTTP endpoint to event types",
 		Long: `Create a webhook: an http or https URL subscribed to one or more event types
 (see "fgwh event types"; every webhook can also be pinged). Without --name,
 a unique name is derived from the URL's host and path.
 
 The webhook's token signs every notification. It is printed once, here,
-and never shown again: store it with the receiver.`,
+and never shown again: store it with the receiver.
+
+--signature-scheme picks the signature headers: fgwh (the default) sends
+fg-webhook-signature; standard and both add the Standard Webhooks headers
+webhook-id, webhook-timestamp and webhook-signature, keyed with the same token.`,
 		Example: `  fgwh webhook create --url https://example.com/hooks --event recording.imported
   fgwh webhook create --url https://example.com/hooks --event device.created,device.updated --name devices
   fgwh -o json webhook create --url http://127.0.0.1:8787/ --event session.created --disabled`,
@@ -53,6 +59,9 @@ and never shown again: store it with the receiver.`,
 					return err
 				}
 			}
+			if err := validateSignatureScheme(opts.SignatureScheme); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -63,6 +72,7 @@ and never shown again: store it with the receiver.`,
 	c.Flags().StringArrayVar(&events, "event", nil, "an event type to subscribe to; repeat it or separate types with commas")
 	c.Flags().StringVar(&opts.Name, "name", "", "a unique name (default: derived from the URL)")
 	c.Flags().BoolVar(&opts.Disabled, "disabled", false, "create the webhook disabled: it gets no deliveries until enabled")
+	c.Flags().StringVar(&opts.SignatureScheme, "signature-scheme", store.SchemeFGWH, signatureSchemeUsage)
 	return c
 }
 
@@ -77,6 +87,8 @@ func webhookCreateRun(ctx context.Context, opts *WebhookCreateOptions) error {
 		URL:        opts.URL,
 		EventTypes: opts.EventTypes,
 		Disabled:   opts.Disabled,
+
+		SignatureScheme: opts.SignatureScheme,
 	}, app.now())
 	if err != nil {
 		return err

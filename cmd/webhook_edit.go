@@ -16,14 +16,16 @@ type WebhookEditOptions struct {
 	URL  *string
 	// EventTypes, when non-nil, replaces the subscription.
 	EventTypes []string
+	// SignatureScheme, when non-nil, changes how notifications are signed.
+	SignatureScheme *string
 }
 
 func newCmdWebhookEdit(app *App, runF func(*WebhookEditOptions) error) *cobra.Command {
 	opts := &WebhookEditOptions{App: app}
-	var name, rawURL string
+	var name, rawURL, scheme string
 	var events []string
 	c := &cobra.Command{
-		Use:   "edit <id> [--name <name>] [--url <url>] [--event <type>...]",
+		Use:   "edit <id> [--name <name>] [--url <url>] [--event <type>...] [--signature-scheme {fgwh|standard|both}]",
 		Short: "Change a webhook's name, URL or subscription",
 		Long: `Change a webhook. A new URL applies to deliveries not yet made; --event
 replaces the subscription (repeat it or separate types with commas) and
@@ -34,8 +36,8 @@ applies to events emitted from now on.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ID = args[0]
 			f := c.Flags()
-			if !f.Changed("name") && !f.Changed("url") && !f.Changed("event") {
-				return withHint(usagef("nothing to change"), "give at least one of --name, --url, --event")
+			if !f.Changed("name") && !f.Changed("url") && !f.Changed("event") && !f.Changed("signature-scheme") {
+				return withHint(usagef("nothing to change"), "give at least one of --name, --url, --event, --signature-scheme")
 			}
 			if f.Changed("name") {
 				if err := validateName(name); err != nil {
@@ -56,6 +58,12 @@ applies to events emitted from now on.`,
 				}
 				opts.EventTypes = types
 			}
+			if f.Changed("signature-scheme") {
+				if err := validateSignatureScheme(scheme); err != nil {
+					return err
+				}
+				opts.SignatureScheme = &scheme
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -65,6 +73,7 @@ applies to events emitted from now on.`,
 	c.Flags().StringVar(&name, "name", "", "a new unique name")
 	c.Flags().StringVar(&rawURL, "url", "", "a new endpoint URL (http or https)")
 	c.Flags().StringArrayVar(&events, "event", nil, "the new subscription; repeat it or separate types with commas")
+	c.Flags().StringVar(&scheme, "signature-scheme", "", signatureSchemeUsage)
 	return c
 }
 
@@ -76,6 +85,7 @@ func webhookEditRun(ctx context.Context, opts *WebhookEditOptions) error {
 	}
 	w, err := db.UpdateWebhook(ctx, store.UpdateWebhookParams{
 		ID: opts.ID, Name: opts.Name, URL: opts.URL, EventTypes: opts.EventTypes,
+		SignatureScheme: opts.SignatureScheme,
 	}, app.now())
 	if err != nil {
 		return err
