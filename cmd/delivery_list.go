@@ -28,7 +28,7 @@ type DeliveriesListOptions struct {
 	Limit int
 }
 
-func newCmdDeliveriesList(app *App, runF func(context.Context, *DeliveriesListOptions) error) *cobra.Command {
+func newCmdDeliveriesList(app *App, runF func(*DeliveriesListOptions) error) *cobra.Command {
 	opts := &DeliveriesListOptions{App: app}
 	c := &cobra.Command{
 		Use:   "list [--status <status>] [--webhook <id>] [--event <id>] [--type <type>] [--since <age|time>] [--limit <n>]",
@@ -67,7 +67,7 @@ time or a date, and keeps deliveries created since then.`,
 				return usagef("invalid --limit %d: use a positive number, or 0 for all", opts.Limit)
 			}
 			if runF != nil {
-				return runF(c.Context(), opts)
+				return runF(opts)
 			}
 			return deliveriesListRun(c.Context(), opts)
 		},

@@ -24,7 +24,7 @@ type deliveriesPruneView struct {
 	CompletedBefore jsonTime `json:"completedBefore"`
 }
 
-func newCmdDeliveriesPrune(app *App, runF func(context.Context, *DeliveriesPruneOptions) error) *cobra.Command {
+func newCmdDeliveriesPrune(app *App, runF func(*DeliveriesPruneOptions) error) *cobra.Command {
 	opts := &DeliveriesPruneOptions{App: app}
 	c := &cobra.Command{
 		Use:   "prune --older-than <age>",
@@ -48,7 +48,7 @@ and is the only confirmation prune asks for, so that it can run from cron.`,
 			}
 			opts.Age = age
 			if runF != nil {
-				return runF(c.Context(), opts)
+				return runF(opts)
 			}
 			return deliveriesPruneRun(c.Context(), opts)
 		},

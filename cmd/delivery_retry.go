@@ -30,7 +30,7 @@ type deliveriesRetryView struct {
 	InFlight []string `json:"inFlight"`
 }
 
-func newCmdDeliveriesRetry(app *App, runF func(context.Context, *DeliveriesRetryOptions) error) *cobra.Command {
+func newCmdDeliveriesRetry(app *App, runF func(*DeliveriesRetryOptions) error) *cobra.Command {
 	opts := &DeliveriesRetryOptions{App: app}
 	c := &cobra.Command{
 		Use:   "retry {<id>... | --all-failed [--webhook <id>] [--since <age|time>]}",
@@ -76,7 +76,7 @@ It prints the ids it retried, one a line.`,
 				opts.SinceTime = t
 			}
 			if runF != nil {
-				return runF(c.Context(), opts)
+				return runF(opts)
 			}
 			return deliveriesRetryRun(c.Context(), opts)
 		},

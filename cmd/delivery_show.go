@@ -18,7 +18,7 @@ type DeliveriesShowOptions struct {
 	ID  string
 }
 
-func newCmdDeliveriesShow(app *App, runF func(context.Context, *DeliveriesShowOptions) error) *cobra.Command {
+func newCmdDeliveriesShow(app *App, runF func(*DeliveriesShowOptions) error) *cobra.Command {
 	opts := &DeliveriesShowOptions{App: app}
 	return &cobra.Command{
 		Use:   "show <id>",
@@ -32,7 +32,7 @@ long it took, the status code, the error, and the start of the response body
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ID = args[0]
 			if runF != nil {
-				return runF(c.Context(), opts)
+				return runF(opts)
 			}
 			return deliveriesShowRun(c.Context(), opts)
 		},

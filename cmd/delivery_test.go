@@ -404,7 +404,7 @@ func TestDeliveriesCmd_Flags(t *testing.T) {
 	for _, tt := range listTests {
 		t.Run("list "+strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *DeliveriesListOptions
-			c := newCmdDeliveriesList(newApp(), func(_ context.Context, o *DeliveriesListOptions) error { got = o; return nil })
+			c := newCmdDeliveriesList(newApp(), func(o *DeliveriesListOptions) error { got = o; return nil })
 			quiet(c, tt.args)
 			err := c.Execute()
 			checkFlagErr(t, err, tt.wantErr)
@@ -434,7 +434,7 @@ func TestDeliveriesCmd_Flags(t *testing.T) {
 	for _, tt := range retryTests {
 		t.Run("retry "+strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *DeliveriesRetryOptions
-			c := newCmdDeliveriesRetry(newApp(), func(_ context.Context, o *DeliveriesRetryOptions) error { got = o; return nil })
+			c := newCmdDeliveriesRetry(newApp(), func(o *DeliveriesRetryOptions) error { got = o; return nil })
 			quiet(c, tt.args)
 			err := c.Execute()
 			checkFlagErr(t, err, tt.wantErr)
@@ -465,7 +465,7 @@ func TestDeliveriesCmd_Flags(t *testing.T) {
 	for _, tt := range pruneTests {
 		t.Run("prune "+strings.Join(tt.args, " "), func(t *testing.T) {
 			var got time.Duration
-			c := newCmdDeliveriesPrune(newApp(), func(_ context.Context, o *DeliveriesPruneOptions) error { got = o.Age; return nil })
+			c := newCmdDeliveriesPrune(newApp(), func(o *DeliveriesPruneOptions) error { got = o.Age; return nil })
 			quiet(c, tt.args)
 			checkFlagErr(t, c.Execute(), tt.wantErr)
 			if tt.wantErr == "" && got != tt.want {
