@@ -196,8 +196,12 @@ func (db *DB) migratePostgres(ctx context.Context) error {
 
 // pgVersion returns the newest applied migration, 0 for a new schema.
 func (db *DB) pgVersion(ctx context.Context, qr q) (int, error) {
+	// Read the catalog with a fresh snapshot rather than to_regclass, whose
+	// cache can still say "no such table" after another process created it
+	// while we waited for the migration lock.
 	var exists bool
-	if err := qr.QueryRowContext(ctx, `SELECT to_regclass('`+pgVersionTable+`') IS NOT NULL`).Scan(&exists); err != nil {
+	if err := qr.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables
+		WHERE schemaname = current_schema() AND tablename = '`+pgVersionTable+`')`).Scan(&exists); err != nil {
 		return 0, err
 	}
 	if !exists {

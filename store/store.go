@@ -199,10 +199,11 @@ func msOrNull(t time.Time) any {
 // newestFirst orders listings newest first. Rows created in one millisecond
 // (a bulk emit) tie on created_at; SQLite breaks the tie with rowid, which
 // every index already ends with, so a filtered listing reads LIMIT index
-// entries instead of sorting every tied row.
+// entries instead of sorting every tied row. PostgreSQL's seq column is the
+// same insertion order, and its created_at indexes end with it.
 func (db *DB) newestFirst() string {
 	if db.dialect == SQLite {
 		return `created_at DESC, rowid DESC`
 	}
-	return `created_at DESC, id DESC`
+	return `created_at DESC, seq DESC`
 }

@@ -107,6 +107,13 @@ func NameFromURL(raw string) string {
 
 // uniqueName returns base, or base-2, base-3, … whichever is free first.
 func (db *DB) uniqueName(ctx context.Context, tx *sql.Tx, base string) (string, error) {
+	if db.dialect == Postgres {
+		// PostgreSQL runs writers concurrently: take turns deriving names from
+		// one base, or two transactions would pick the same free name.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('fgwh name ' || $1))`, base); err != nil {
+			return "", err
+		}
+	}
 	// LIKE's wildcards in base can only widen the set read; the exact map
 	// lookup below decides.
 	rows, err := tx.QueryContext(ctx, db.rebind(`SELECT name FROM webhooks WHERE name = ? OR name LIKE ?`),

@@ -2,6 +2,9 @@
 -- column for column so that both stores scan the same values: times are BIGINT unix
 -- milliseconds (UTC) and flags are INTEGER 0/1. Identifiers, names and types use the
 -- "C" collation so that ORDER BY sorts bytes, as SQLite and Go's sort.Strings do.
+-- events and deliveries have a seq column standing in for SQLite's rowid: listings
+-- break created_at ties by insertion order (store.newestFirst), and the created_at
+-- indexes end with it as SQLite's end with rowid.
 
 CREATE TABLE webhooks (
     id                     TEXT COLLATE "C" PRIMARY KEY,
@@ -29,6 +32,7 @@ CREATE TABLE webhook_event_types (
 
 CREATE TABLE events (
     id              TEXT COLLATE "C" PRIMARY KEY,
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY,
     type            TEXT COLLATE "C" NOT NULL,
     timestamp       BIGINT NOT NULL,
     -- The exact bytes of the notification's payload object, type first (TEXT, not
@@ -39,11 +43,12 @@ CREATE TABLE events (
 );
 
 CREATE UNIQUE INDEX events_idempotency_key ON events (idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX events_created_at ON events (created_at);
-CREATE INDEX events_type_created_at ON events (type, created_at);
+CREATE INDEX events_created_at ON events (created_at, seq);
+CREATE INDEX events_type_created_at ON events (type, created_at, seq);
 
 CREATE TABLE deliveries (
     id               TEXT COLLATE "C" PRIMARY KEY,
+    seq              BIGINT GENERATED ALWAYS AS IDENTITY,
     webhook_id       TEXT COLLATE "C" NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
     event_id         TEXT COLLATE "C" NOT NULL REFERENCES events (id) ON DELETE CASCADE,
     event_type       TEXT COLLATE "C" NOT NULL,
@@ -69,11 +74,11 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (webhook_id, next_attempt_at) WHERE status IN ('pending', 'retrying');
 -- Rescue finds expired leases.
 CREATE INDEX deliveries_leased ON deliveries (lease_expires_at) WHERE status = 'delivering';
-CREATE INDEX deliveries_created_at ON deliveries (created_at);
-CREATE INDEX deliveries_status_created_at ON deliveries (status, created_at);
-CREATE INDEX deliveries_webhook_created_at ON deliveries (webhook_id, created_at);
+CREATE INDEX deliveries_created_at ON deliveries (created_at, seq);
+CREATE INDEX deliveries_status_created_at ON deliveries (status, created_at, seq);
+CREATE INDEX deliveries_webhook_created_at ON deliveries (webhook_id, created_at, seq);
 CREATE INDEX deliveries_event ON deliveries (event_id);
-CREATE INDEX deliveries_type_created_at ON deliveries (event_type, created_at);
+CREATE INDEX deliveries_type_created_at ON deliveries (event_type, created_at, seq);
 
 CREATE TABLE delivery_attempts (
     delivery_id   TEXT COLLATE "C" NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
