@@ -45,7 +45,8 @@ func scriptParams(dir string) testscript.Params {
 
 // scriptCmds are the custom commands scripts can use besides fgwh.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"exits": cmdExits,
+	"exits":   cmdExits,
+	"jsonenv": cmdJSONEnv,
 }
 
 // cmdExits runs a command and asserts its exact exit code:
