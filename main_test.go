@@ -38,6 +38,7 @@ func scriptParams(dir string) testscript.Params {
 			return nil
 		},
 		Cmds:                scriptCmds,
+		Condition:           backendCondition("sqlite"),
 		RequireExplicitExec: false,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") == "1",
 	}
