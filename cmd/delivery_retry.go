@@ -46,6 +46,7 @@ A delivery being delivered right now is never touched. Retry reports it on
 stderr, retries the other ids, and exits 1, so a script notices that not
 everything it asked for was done; look at it with "fgwh deliveries show"
 once the attempt is over. An unknown id exits 3 before anything is retried.
+Deliveries of a disabled webhook wait until it is enabled; retry warns.
 
 --all-failed retries every failed delivery, or those of one webhook
 (--webhook) or created since a time (--since, as in "deliveries list").
@@ -120,12 +121,56 @@ func deliveriesRetryRun(ctx context.Context, opts *DeliveriesRetryOptions) error
 			fmt.Fprintln(app.IO.ErrOut, "no failed deliveries to retry")
 		}
 	}
+	if err := warnDisabledWebhooks(ctx, app, db, res.Retried); err != nil {
+		return err
+	}
 	if len(res.InFlight) > 0 {
 		return &hintError{
 			err: &exitError{code: ExitError, msg: fmt.Sprintf("left alone %s being delivered right now: %s",
 				formatCount(len(res.InFlight), "delivery", "deliveries"), strings.Join(res.InFlight, " "))},
 			hint: "see how the attempt ends with 'fgwh deliveries show ID', and retry it then if it failed",
 		}
+	}
+	return nil
+}
+
+// warnDisabledWebhooks says on stderr which retried deliveries will wait
+// because their webhook is disabled: deliver skips disabled webhooks.
+func warnDisabledWebhooks(ctx context.Context, app *App, db *store.DB, retried []string) error {
+	if len(retried) == 0 {
+		return nil
+	}
+	hooks, err := db.ListWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	want := make(map[string]bool, len(retried))
+	for _, id := range retried {
+		want[id] = true
+	}
+	for _, w := range hooks {
+		if w.Enabled {
+			continue
+		}
+		ds, err := db.ListDeliveries(ctx, store.ListDeliveriesParams{WebhookID: w.ID, Status: store.StatusPending})
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, d := range ds {
+			if want[d.ID] {
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		reason := ""
+		if w.DisabledReason != "" {
+			reason = " (" + w.DisabledReason + ")"
+		}
+		fmt.Fprintf(app.IO.ErrOut, "warning: webhook %s is disabled%s: %s will wait until 'fgwh webhook enable %s'\n",
+			w.ID, reason, formatCount(n, "retried delivery", "retried deliveries"), w.ID)
 	}
 	return nil
 }

@@ -348,6 +348,31 @@ func TestDeliveriesRetry(t *testing.T) {
 	})
 }
 
+func TestDeliveriesRetry_DisabledWebhook(t *testing.T) {
+	t.Parallel()
+	b := setupDeliveries(t)
+	ctx := context.Background()
+	db, err := store.Open(ctx, b.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.SetWebhookEnabled(ctx, b.hookA, false, "410 Gone", b.t0)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := b.run(t, "deliveries", "retry", "--all-failed")
+	wantErr := "warning: webhook " + b.hookA + " is disabled (410 Gone): 1 retried delivery will wait until 'fgwh webhook enable " + b.hookA + "'\n"
+	if code != 0 || out != b.failed+"\n" || errOut != wantErr {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0, %q, %q", code, out, errOut, b.failed+"\n", wantErr)
+	}
+	// The other webhook is enabled: no warning.
+	code, out, errOut = b.run(t, "deliveries", "retry", b.retrying)
+	if code != 0 || out != b.retrying+"\n" || errOut != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
 func TestDeliveriesPrune(t *testing.T) {
 	t.Parallel()
 	b := setupDeliveries(t)
