@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -124,20 +125,27 @@ func TestDB_Watch_WakesOnEmitFromAnotherHandle(t *testing.T) {
 	})
 }
 
-func TestDB_Watch_ClosesWithTheDB(t *testing.T) {
-	forEachStore(t, func(t *testing.T, b *testBundle) {
-		if b.backend != "postgres" {
-			t.Skip("SQLite watchers end with their context only")
-		}
-		db := b.open(t)
-		wake := db.Watch(context.Background(), time.Hour)
-		db.Close()
-		select {
-		case <-drained(wake):
-		case <-time.After(10 * time.Second):
-			t.Fatal("watch channel still open 10s after Close")
-		}
-	})
+func TestDB_Watch_PostgresClosesWithTheDB(t *testing.T) {
+	b := setupPostgres(t)
+	db := b.open(t)
+	wake := db.Watch(context.Background(), time.Hour)
+	db.Close()
+	select {
+	case <-drained(wake):
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch channel still open 10s after Close")
+	}
+}
+
+// setupPostgres opens a fresh PostgreSQL store for a PostgreSQL-only test,
+// which runs in parallel with the others.
+func setupPostgres(t *testing.T) *testBundle {
+	t.Helper()
+	if pgtest.URL() == "" {
+		t.Skip("PostgreSQL tests need " + pgtest.EnvURL)
+	}
+	t.Parallel()
+	return setupBackend(t, "postgres")
 }
 
 // drained closes when ch is closed, discarding its values.
@@ -490,4 +498,59 @@ func TestOpen_PostgresErrors(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+func TestDB_Watch_PostgresReconnectsAfterConnectionLoss(t *testing.T) {
+	b := setupPostgres(t)
+	b.webhook(t, "a", "recording.imported")
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	wake := b.db.Watch(ctx, 50*time.Millisecond)
+	other := b.open(t)
+	u, err := url.Parse(b.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := u.Query().Get("search_path")
+	// listener returns the pid of the watcher's connection, 0 while there is none.
+	listener := func() int {
+		t.Helper()
+		pid, err := other.QueryIntForTest(b.ctx, `SELECT coalesce(max(pid), 0) FROM pg_stat_activity
+			WHERE application_name = 'fgwh listen `+schema+`'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s after 20s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var pid int
+	waitFor("listener", func() bool { pid = listener(); return pid != 0 })
+	if _, err := other.QueryIntForTest(b.ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT pg_terminate_backend(%d)) t`, pid)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("new listener", func() bool { p := listener(); return p != 0 && p != pid })
+	// Listening again: every emit wakes the watcher. (The first wake may be
+	// the one a reconnect sends for what it missed; the others are not.)
+	for i := range 3 {
+		for len(wake) > 0 {
+			<-wake
+		}
+		ev := store.NewEvent{Type: "recording.imported", Payload: []byte(`{"type":"recording.imported","recordingId":"r"}`)}
+		if _, err := other.EmitEvents(b.ctx, []store.NewEvent{ev}, t0); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-wake:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("emit %d after the reconnect did not wake the watcher", i+1)
+		}
+	}
 }

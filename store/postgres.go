@@ -111,6 +111,10 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = DefaultPostgresConnectTimeout
 	}
+	// Name our connections in pg_stat_activity unless the DSN does.
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "fgwh"
+	}
 	sqldb := stdlib.OpenDB(*cfg)
 	sqldb.SetMaxOpenConns(DefaultPostgresMaxConns)
 	sqldb.SetMaxIdleConns(DefaultPostgresMaxIdleConns)
@@ -352,7 +356,11 @@ func (db *DB) watchPostgres(ctx context.Context, poll time.Duration) <-chan stru
 // until ctx ends or the connection fails. With again set (a reconnect) it
 // wakes once as soon as it listens.
 func (p *pgState) listen(ctx context.Context, poll time.Duration, wake func(), again bool) error {
-	conn, err := pgx.ConnectConfig(ctx, p.cfg.Copy())
+	cfg := p.cfg.Copy()
+	if cfg.RuntimeParams["application_name"] == "fgwh" {
+		cfg.RuntimeParams["application_name"] = "fgwh listen " + p.schema
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func setup(t *testing.T) *testBundle {
 	return setupBackend(t, "sqlite")
 }
 
-func setupBackend(t *testing.T, backend string) *testBundle {
+func setupBackend(t testing.TB, backend string) *testBundle {
 	t.Helper()
 	b := &testBundle{backend: backend, dsn: newDSN(t, backend), ctx: context.Background()}
 	if backend == "sqlite" {
@@ -59,7 +59,7 @@ func setupBackend(t *testing.T, backend string) *testBundle {
 }
 
 // open opens another handle on b's database, closed when the test ends.
-func (b *testBundle) open(t *testing.T) *store.DB {
+func (b *testBundle) open(t testing.TB) *store.DB {
 	t.Helper()
 	db, err := store.Open(b.ctx, b.dsn)
 	if err != nil {
@@ -70,7 +70,7 @@ func (b *testBundle) open(t *testing.T) *store.DB {
 }
 
 // newDSN names a new, empty database for backend.
-func newDSN(t *testing.T, backend string) string {
+func newDSN(t testing.TB, backend string) string {
 	t.Helper()
 	switch backend {
 	case "sqlite":
@@ -95,7 +95,7 @@ func newDSN(t *testing.T, backend string) string {
 	return ""
 }
 
-func (b *testBundle) webhook(t *testing.T, name string, types ...string) store.Webhook {
+func (b *testBundle) webhook(t testing.TB, name string, types ...string) store.Webhook {
 	t.Helper()
 	w, _, err := b.db.CreateWebhook(b.ctx, store.CreateWebhookParams{Name: name, URL: "https://example.com/" + name, EventTypes: types}, t0)
 	if err != nil {
@@ -104,7 +104,7 @@ func (b *testBundle) webhook(t *testing.T, name string, types ...string) store.W
 	return w
 }
 
-func (b *testBundle) emit(t *testing.T, typ string, n int) []store.Emitted {
+func (b *testBundle) emit(t testing.TB, typ string, n int) []store.Emitted {
 	t.Helper()
 	evs := make([]store.NewEvent, n)
 	for i := range evs {
