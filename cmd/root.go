@@ -83,6 +83,7 @@ PostgreSQL with --db postgres://….`,
 		newCmdDeliveries(app),
 		newCmdVerify(app),
 		newCmdListen(app),
+		newCmdMigrate(app, nil),
 		newCmdVersion(app),
 	)
 	return root
