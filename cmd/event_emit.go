@@ -269,8 +269,9 @@ func readEventLines(r io.Reader) ([]store.NewEvent, error) {
 		if err := dec.Decode(&l); err != nil {
 			return nil, &lineError{n, fmt.Errorf("not a JSON object of an event: %v", err)}
 		}
-		if dec.More() {
-			return nil, &lineError{n, errors.New("more than one JSON value on the line")}
+		// More() is false before a stray '}' or ']', so ask for the next token.
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, &lineError{n, errors.New("unexpected data after the JSON object")}
 		}
 		ev, err := lineEvent(&l, &compact, &members, &arena)
 		if err != nil {

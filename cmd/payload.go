@@ -138,13 +138,22 @@ func objectMembers(raw []byte) ([]member, error) {
 	return splitObject(buf.Bytes())
 }
 
-var errNotObject = errors.New("not a JSON object")
+var (
+	errNotObject = errors.New("not a JSON object")
+	errNotUTF8   = errors.New("not valid UTF-8")
+)
 
 // splitObject splits a compact, valid JSON value into its top-level
 // members when it is an object. The member slices point into b.
+// encoding/json lets invalid UTF-8 through inside strings, but JSON sent
+// between systems must be UTF-8 (RFC 8259 section 8.1) and strict receivers
+// (Python's json.loads on bytes) refuse the whole body, so it is refused here.
 func splitObject(b []byte) ([]member, error) {
 	if len(b) < 2 || b[0] != '{' {
 		return nil, errNotObject
+	}
+	if !utf8.Valid(b) {
+		return nil, errNotUTF8
 	}
 	var members []member
 	i := 1
