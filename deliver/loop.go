@@ -538,7 +538,7 @@ func (l *Loop) report(a Attempt) {
 	}
 	o := a.Outcome
 	attrs := []any{"delivery", a.DeliveryID, "webhook", a.WebhookID, "event", a.EventType, "attempt", a.Number,
-		"status", a.Status, "code", o.StatusCode, "duration", o.Duration.Round(time.Millisecond)}
+		"status", a.Status, "code", o.StatusCode, "duration_ms", o.Duration.Milliseconds()}
 	if a.Manual {
 		attrs = append(attrs, "manual", true)
 	}
