@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// buildFgwh builds the real fgwh binary (main.go with its signal handling)
+// into a temporary directory and returns its path.
+func buildFgwh(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "fgwh")
+	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// fgwhEnv is an environment for running the binary on one database, with
+// HOME and XDG_DATA_HOME inside dir so nothing outside it is touched.
+func fgwhEnv(dir, db string, extra ...string) []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"XDG_DATA_HOME=" + filepath.Join(dir, ".data"),
+		"FGWH_DB=" + db,
+	}
+	return append(env, extra...)
+}
+
+// transcript is one run of the binary.
+type transcript struct {
+	args           []string
+	stdout, stderr string
+	code           int
+	// showsToken is set for the commands that print a token on purpose:
+	// webhook create and webhook rotate-token.
+	showsToken bool
+}
+
+// secretsRun runs the binary and keeps every transcript.
+type secretsRun struct {
+	t    *testing.T
+	bin  string
+	env  []string
+	mu   sync.Mutex
+	runs []*transcript
+}
+
+// run runs fgwh with args and stdin, checks its exit code and returns the
+// transcript.
+func (r *secretsRun) run(wantCode int, stdin string, args ...string) *transcript {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, r.bin, args...)
+	c.Env = r.env
+	c.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	err := c.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatalf("fgwh %s: %v", strings.Join(args, " "), err)
+	}
+	tr := &transcript{args: args, stdout: stdout.String(), stderr: stderr.String(), code: code}
+	r.mu.Lock()
+	r.runs = append(r.runs, tr)
+	r.mu.Unlock()
+	if code != wantCode {
+		r.t.Fatalf("fgwh %s exited %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, tr.stdout, tr.stderr)
+	}
+	return tr
+}
+
+// both runs args with table output and with -o json.
+func (r *secretsRun) both(wantCode int, args ...string) {
+	r.t.Helper()
+	r.run(wantCode, "", args...)
+	r.run(wantCode, "", append([]string{"-o", "json"}, args...)...)
+}
+
+// jsonField reads a string field of the JSON object tr printed.
+func (tr *transcript) jsonField(t *testing.T, field string) string {
+	t.Helper()
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(tr.stdout), &obj); err != nil {
+		t.Fatalf("fgwh %s: stdout is not a JSON object: %v\n%s", strings.Join(tr.args, " "), err, tr.stdout)
+	}
+	s, ok := obj[field].(string)
+	if !ok {
+		t.Fatalf("fgwh %s: no string %q in %s", strings.Join(tr.args, " "), field, tr.stdout)
+	}
+	return s
+}
+
+var tableToken = regexp.MustCompile(`(?m)^token:\s+(\S+)$`)
+
+// tableToken reads the token from a table printed by create or rotate-token.
+func (tr *transcript) tableToken(t *testing.T) string {
+	t.Helper()
+	m := tableToken.FindStringSubmatch(tr.stdout)
+	if m == nil {
+		t.Fatalf("fgwh %s: no token line in\n%s", strings.Join(tr.args, " "), tr.stdout)
+	}
+	return m[1]
+}
+
+// secretForms returns the ways a token could leak: as printed, without its
+// whsec_ prefix, and its key bytes in hex and in other base64 alphabets.
+func secretForms(token string) []string {
+	forms := []string{token}
+	rest, ok := strings.CutPrefix(token, "whsec_")
+	if ok {
+		forms = append(forms, rest)
+	}
+	if key, err := base64.StdEncoding.DecodeString(rest); err == nil && len(key) >= 16 {
+		forms = append(forms,
+			hex.EncodeToString(key),
+			base64.RawStdEncoding.EncodeToString(key),
+			base64.RawURLEncoding.EncodeToString(key))
+	}
+	return forms
+}
+
+// secretsReceiver is an in-process receiver that answers 200, except under
+// /fail, and fails the test if a request carries a token in any form.
+type secretsReceiver struct {
+	t      *testing.T
+	mu     sync.Mutex
+	forms  []string
+	count  int
+	leaked []string
+}
+
+func (s *secretsReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var wire strings.Builder
+	wire.WriteString(r.URL.String() + "\n")
+	r.Header.Write(&wire)
+	wire.Write(body)
+	s.mu.Lock()
+	s.count++
+	for _, f := range s.forms {
+		if strings.Contains(wire.String(), f) {
+			s.leaked = append(s.leaked, wire.String())
+		}
+	}
+	s.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/fail") {
+		// Echo the request headers back, so a token in them would be stored
+		// as the attempt's response body and printed by deliveries show.
+		w.WriteHeader(http.StatusInternalServerError)
+		r.Header.Write(w)
+		return
+	}
+	io.WriteString(w, "ok")
+}
+
+func (s *secretsReceiver) addTokens(tokens ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tok := range tokens {
+		s.forms = append(s.forms, secretForms(tok)...)
+	}
+}
+
+// TestSecrets_TokensNeverPrinted runs every command against a database with
+// webhooks whose tokens were rotated, with table and JSON output, and checks
+// that no token, old or new, appears anywhere except in what webhook create
+// and webhook rotate-token print, nor on the wire. It also checks that the
+// database, its WAL and shared-memory files are 0600 and its directory 0700,
+// even when fgwh starts under umask 000.
+func TestSecrets_TokensNeverPrinted(t *testing.T) {
+	t.Parallel()
+	bin := buildFgwh(t)
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	db := filepath.Join(dataDir, "fgwh.db")
+	r := &secretsRun{t: t, bin: bin, env: fgwhEnv(dir, db, "FGWH_ALLOW_PRIVATE_NETWORKS=1")}
+
+	recv := &secretsReceiver{t: t}
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+
+	// The first command creates the database under umask 000.
+	sh := exec.Command("/bin/sh", "-c", `umask 000; exec "$0" "$@"`, bin, "webhook", "list")
+	sh.Env = r.env
+	if out, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("webhook list under umask 000: %v\n%s", err, out)
+	}
+	var tokens []string
+	create := func(args ...string) (id, token string) {
+		t.Helper()
+		tr := r.run(0, "", append([]string{"-o", "json", "webhook", "create"}, args...)...)
+		tr.showsToken = true
+		id, token = tr.jsonField(t, "id"), tr.jsonField(t, "token")
+		tokens = append(tokens, token)
+		return id, token
+	}
+	createTable := func(args ...string) (id, token string) {
+		t.Helper()
+		tr := r.run(0, "", append([]string{"webhook", "create"}, args...)...)
+		tr.showsToken = true
+		token = tr.tableToken(t)
+		tokens = append(tokens, token)
+		m := regexp.MustCompile(`(?m)^id:\s+(whk_\S+)$`).FindStringSubmatch(tr.stdout)
+		if m == nil {
+			t.Fatalf("no id in\n%s", tr.stdout)
+		}
+		return m[1], token
+	}
+	rotate := func(args ...string) string {
+		t.Helper()
+		tr := r.run(0, "", args...)
+		tr.showsToken = true
+		var token string
+		if args[0] == "-o" {
+			token = tr.jsonField(t, "token")
+		} else {
+			token = tr.tableToken(t)
+		}
+		tokens = append(tokens, token)
+		return token
+	}
+
+	okA, _ := createTable("--url", srv.URL+"/a", "--event", "device.created,device.updated", "--name", "a")
+	okB, _ := create("--url", srv.URL+"/b", "--event", "device.created", "--signature-scheme", "both")
+	failC, _ := create("--url", srv.URL+"/fail/c", "--event", "device.created", "--name", "c")
+	offD, _ := createTable("--url", srv.URL+"/d", "--event", "session.created", "--disabled")
+	rotate("webhook", "rotate-token", okA)
+	rotate("-o", "json", "webhook", "rotate-token", okB, "--grace", "1h")
+	rotate("webhook", "rotate-token", failC)
+	rotate("-o", "json", "webhook", "rotate-token", okA)
+	recv.addTokens(tokens...)
+
+	r.both(0, "event", "emit", "device.created", "--data", "deviceId=d1")
+	r.both(0, "event", "emit", "device.updated", "--data-json", `{"deviceId":"d2","n":1}`)
+	r.run(0, `{"type":"session.created","payload":{"sessionId":"s1"}}`+"\n", "event", "emit", "--file", "-")
+	r.run(0, "", "-o", "json", "event", "emit", "--file", "-")
+	r.both(0, "webhook", "ping", okA)
+	r.both(0, "webhook", "ping", failC)
+
+	r.both(0, "webhook", "list")
+	for _, id := range []string{okA, okB, failC, offD} {
+		r.both(0, "webhook", "show", id)
+	}
+	r.both(0, "webhook", "edit", okB, "--name", "b")
+	r.both(0, "webhook", "edit", offD, "--url", srv.URL+"/d2", "--event", "session.created,device.created")
+	r.both(0, "webhook", "enable", offD)
+	r.both(0, "webhook", "disable", offD)
+	r.both(0, "webhook", "enable", offD)
+
+	events := r.run(0, "", "-o", "json", "event", "list")
+	r.run(0, "", "event", "list")
+	r.both(0, "event", "list", "--type", "device.created", "--limit", "1")
+	r.both(0, "event", "types")
+	var evs []struct{ ID string }
+	if err := json.Unmarshal([]byte(events.stdout), &evs); err != nil || len(evs) == 0 {
+		t.Fatalf("event list: %v\n%s", err, events.stdout)
+	}
+	for _, ev := range evs {
+		r.both(0, "event", "show", ev.ID)
+	}
+
+	r.both(0, "deliveries", "list")
+	r.both(0, "deliveries", "list", "--status", "pending", "--webhook", okA)
+	dels := r.run(0, "", "-o", "json", "deliveries", "list")
+	var ds []struct{ ID string }
+	if err := json.Unmarshal([]byte(dels.stdout), &ds); err != nil || len(ds) == 0 {
+		t.Fatalf("deliveries list: %v\n%s", err, dels.stdout)
+	}
+	for _, d := range ds {
+		r.both(0, "deliveries", "show", d.ID)
+	}
+	r.both(0, "deliveries", "prune", "--older-than", "30d")
+
+	// Errors must not print tokens either.
+	r.both(3, "webhook", "show", "whk_0000000000000000")
+	r.both(2, "webhook", "create", "--url", "ftp://x", "--event", "device.created")
+	r.both(2, "event", "emit", "device.created")
+	body := `{"hello":"world"}`
+	// The token is given on the command line here; echoing it would still
+	// put it in CI logs.
+	for _, tok := range tokens[len(tokens)-2:] {
+		r.run(1, body, "verify", "--token", tok, "--signature", strings.Repeat("0", 64))
+	}
+
+	// A copy made by migrate is as private as the original.
+	copyDB := filepath.Join(dir, "copy", "fgwh.db")
+	r.both(0, "migrate", "--to", copyDB, "--replace")
+	checkMode(t, copyDB, 0o600)
+	checkMode(t, filepath.Dir(copyDB), 0o700|os.ModeDir)
+
+	checkMode(t, db, 0o600)
+	checkMode(t, dataDir, 0o700|os.ModeDir)
+
+	checkNoTokens(t, r, recv, tokens)
+}
+
+// checkNoTokens fails if any transcript, other than the output of create
+// and rotate-token, holds a token in any form, or a request carried one.
+func checkNoTokens(t *testing.T, r *secretsRun, recv *secretsReceiver, tokens []string) {
+	t.Helper()
+	var forms []string
+	for _, tok := range tokens {
+		forms = append(forms, secretForms(tok)...)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, tr := range r.runs {
+		for _, f := range forms {
+			if tr.showsToken {
+				continue
+			}
+			if strings.Contains(tr.stdout, f) || strings.Contains(tr.stderr, f) {
+				t.Errorf("fgwh %s printed a token (%q)\nstdout: %s\nstderr: %s", strings.Join(tr.args, " "), f, tr.stdout, tr.stderr)
+			}
+		}
+	}
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	for _, w := range recv.leaked {
+		t.Errorf("a request carried a token:\n%s", w)
+	}
+	t.Logf("%d commands run, %d tokens (%d forms each) checked, %d requests received", len(r.runs), len(tokens), len(forms)/len(tokens), recv.count)
+}
+
+// checkMode fails unless path has exactly mode (type and permission bits).
+func checkMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode() & (os.ModeType | os.ModePerm); got != want {
+		t.Errorf("%s has mode %v, want %v", path, got, want)
+	}
+}
