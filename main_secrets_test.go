@@ -16,25 +16,10 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
-
-// buildFgwh builds the real fgwh binary (main.go with its signal handling)
-// into a temporary directory and returns its path.
-func buildFgwh(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "fgwh")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // fgwhEnv is an environment for running the binary on one database, with
 // HOME and XDG_DATA_HOME inside dir so nothing outside it is touched.
@@ -180,6 +165,12 @@ func (s *secretsReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok")
 }
 
+func (s *secretsReceiver) requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
+}
+
 func (s *secretsReceiver) addTokens(tokens ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,7 +187,7 @@ func (s *secretsReceiver) addTokens(tokens ...string) {
 // even when fgwh starts under umask 000.
 func TestSecrets_TokensNeverPrinted(t *testing.T) {
 	t.Parallel()
-	bin := buildFgwh(t)
+	bin := fgwhBinary(t)
 	dir := t.TempDir()
 	dataDir := filepath.Join(dir, "data")
 	db := filepath.Join(dataDir, "fgwh.db")
@@ -257,12 +248,48 @@ func TestSecrets_TokensNeverPrinted(t *testing.T) {
 	rotate("-o", "json", "webhook", "rotate-token", okA)
 	recv.addTokens(tokens...)
 
+	// A's notifications go to "fgwh listen", which verifies them with A's
+	// current token and prints them; its output is checked like the rest.
+	listenOut, stopListen := startListen(t, r, tokens[len(tokens)-1])
+	r.run(0, "", "webhook", "edit", okA, "--url", listenOut)
+
 	r.both(0, "event", "emit", "device.created", "--data", "deviceId=d1")
 	r.both(0, "event", "emit", "device.updated", "--data-json", `{"deviceId":"d2","n":1}`)
 	r.run(0, `{"type":"session.created","payload":{"sessionId":"s1"}}`+"\n", "event", "emit", "--file", "-")
 	r.run(0, "", "-o", "json", "event", "emit", "--file", "-")
 	r.both(0, "webhook", "ping", okA)
 	r.both(0, "webhook", "ping", failC)
+
+	// Deliver: C answers 500, so its deliveries end failed (exit 4). It is
+	// never disabled for it, so every retry below is attempted.
+	r.run(4, "", "deliver", "--once", "--auto-disable-after", "0", "--retry-schedule", "none")
+	r.both(0, "event", "emit", "device.created", "--data", "deviceId=d3")
+	r.run(4, "", "deliver", "--once", "--auto-disable-after", "0", "--retry-schedule", "none", "--log-format", "json")
+	r.run(0, "", "-o", "json", "deliver", "--once", "--auto-disable-after", "0")
+	failed := r.run(0, "", "-o", "json", "deliveries", "list", "--status", "failed")
+	var fs []struct{ ID string }
+	if err := json.Unmarshal([]byte(failed.stdout), &fs); err != nil || len(fs) < 4 {
+		t.Fatalf("want at least 4 failed deliveries: %v\n%s", err, failed.stdout)
+	}
+	r.both(0, "deliveries", "list", "--status", "failed")
+	r.run(0, "", "deliveries", "retry", fs[0].ID)
+	r.run(0, "", "-o", "json", "deliveries", "retry", fs[1].ID)
+	r.run(4, "", "deliver", "--once", "--auto-disable-after", "0", "--log-format", "json")
+	r.run(0, "", "deliveries", "retry", "--all-failed", "--webhook", failC)
+	r.run(4, "", "deliver", "--once", "--auto-disable-after", "0")
+	r.run(0, "", "-o", "json", "deliveries", "retry", "--all-failed")
+	r.run(4, "", "-o", "json", "deliver", "--once", "--auto-disable-after", "0", "--log-format", "json")
+	if recv.requests() == 0 {
+		t.Fatal("the receiver got no requests")
+	}
+
+	if out := stopListen(); strings.Count(out, "ok (fgwh)") < 2 || strings.Contains(out, "FAILED") {
+		t.Fatalf("fgwh listen did not verify A's notifications:\n%s", out)
+	}
+
+	// A deliver that keeps running, started under umask 000, has the WAL and
+	// shared-memory files open: they must be as private as the database.
+	checkRunningDeliverModes(t, r, db)
 
 	r.both(0, "webhook", "list")
 	for _, id := range []string{okA, okB, failC, offD} {
@@ -321,6 +348,120 @@ func TestSecrets_TokensNeverPrinted(t *testing.T) {
 	checkNoTokens(t, r, recv, tokens)
 }
 
+// startListen starts "fgwh listen" on a free port with token and returns
+// its URL and a function that stops it, records its transcript and returns
+// its stdout.
+func startListen(t *testing.T, r *secretsRun, token string) (string, func() string) {
+	t.Helper()
+	c := exec.Command(r.bin, "listen", "--addr", "127.0.0.1:0", "--token", token)
+	c.Env = r.env
+	var stdout lockedBuffer
+	stderr, err := c.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Stdout = &stdout
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The first line on stderr is "listening on http://127.0.0.1:PORT".
+	var errOut lockedBuffer
+	first := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		var line []byte
+		sent := false
+		for {
+			n, err := stderr.Read(buf)
+			errOut.Write(buf[:n])
+			if !sent {
+				line = append(line, buf[:n]...)
+				if i := bytes.IndexByte(line, '\n'); i >= 0 {
+					first <- string(line[:i])
+					sent = true
+				}
+			}
+			if err != nil {
+				if !sent {
+					first <- string(line)
+				}
+				return
+			}
+		}
+	}()
+	var url string
+	select {
+	case l := <-first:
+		var ok bool
+		if url, ok = strings.CutPrefix(l, "listening on "); !ok {
+			c.Process.Kill()
+			t.Fatalf("fgwh listen said %q", l)
+		}
+	case <-time.After(10 * time.Second):
+		c.Process.Kill()
+		t.Fatal("fgwh listen did not say where it listens within 10s")
+	}
+	stopped := false
+	stop := func() string {
+		if !stopped {
+			stopped = true
+			c.Process.Signal(syscall.SIGTERM)
+			c.Wait()
+			r.mu.Lock()
+			r.runs = append(r.runs, &transcript{args: []string{"listen", "--token", "…"}, stdout: stdout.String(), stderr: errOut.String()})
+			r.mu.Unlock()
+		}
+		return stdout.String()
+	}
+	t.Cleanup(func() { stop() })
+	return url + "/a", stop
+}
+
+// checkRunningDeliverModes starts "fgwh deliver" under umask 000, waits for
+// the -wal and -shm files, checks they are 0600, stops it with SIGTERM and
+// keeps its log.
+func checkRunningDeliverModes(t *testing.T, r *secretsRun, db string) {
+	t.Helper()
+	c := exec.Command("/bin/sh", "-c", `umask 000; exec "$0" "$@"`, r.bin, "deliver", "--log-format", "json")
+	c.Env = r.env
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	defer func() {
+		c.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("deliver after SIGTERM: %v\nstderr: %s", err, &stderr)
+			}
+		case <-time.After(15 * time.Second):
+			c.Process.Kill()
+			t.Errorf("deliver did not stop within 15s of SIGTERM")
+		}
+		r.mu.Lock()
+		r.runs = append(r.runs, &transcript{args: []string{"deliver", "(running)"}, stdout: stdout.String(), stderr: stderr.String()})
+		r.mu.Unlock()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, suffix := range []string{"-wal", "-shm"} {
+		for {
+			if _, err := os.Stat(db + suffix); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s%s not there 10s after deliver started", db, suffix)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		checkMode(t, db+suffix, 0o600)
+	}
+}
+
 // checkNoTokens fails if any transcript, other than the output of create
 // and rotate-token, holds a token in any form, or a request carried one.
 func checkNoTokens(t *testing.T, r *secretsRun, recv *secretsReceiver, tokens []string) {
@@ -359,4 +500,22 @@ func checkMode(t *testing.T, path string, want os.FileMode) {
 	if got := fi.Mode() & (os.ModeType | os.ModePerm); got != want {
 		t.Errorf("%s has mode %v, want %v", path, got, want)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
