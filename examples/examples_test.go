@@ -98,23 +98,27 @@ func testReceiver(t *testing.T, rc receiverCmd) {
 	proc := startReceiver(t, args, strings.Join(allTokens, ","))
 	b.capture.setTarget(proc.url)
 
-	// Two events, each to the three webhooks: six deliveries, each
-	// verified and processed once.
-	var events []string
-	for _, rec := range []string{"rec_1", "rec_2"} {
+	emit := func(rec string, now time.Time) string {
+		t.Helper()
 		em, err := b.db.EmitEvents(ctx, []store.NewEvent{{
 			Type:    "recording.imported",
 			Payload: []byte(`{"type":"recording.imported","recordingId":"` + rec + `"}`),
-		}}, time.Now())
+		}}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if em[0].Deliveries != len(schemes) {
 			t.Fatalf("emit queued %d deliveries, want %d", em[0].Deliveries, len(schemes))
 		}
-		events = append(events, em[0].Event.ID)
+		return em[0].Event.ID
 	}
-	b.deliverDue(t)
+
+	// Two events, each to the three webhooks: six deliveries, each
+	// verified and processed once.
+	events := []string{emit("rec_1", time.Now()), emit("rec_2", time.Now())}
+	if sum := b.deliverDue(t, time.Now); sum.Attempts != 6 || sum.Succeeded != 6 {
+		t.Errorf("deliver made %d attempts, %d succeeded; want 6, 6", sum.Attempts, sum.Succeeded)
+	}
 
 	ds := b.deliveries(t)
 	if len(ds) != 2*len(schemes) {
@@ -200,7 +204,7 @@ func testReceiver(t *testing.T, rc receiverCmd) {
 	if _, err := b.db.RetryDeliveries(ctx, []string{first.ID}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	b.deliverDue(t)
+	b.deliverDue(t, time.Now)
 	again, err := b.db.GetDelivery(ctx, first.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +214,35 @@ func testReceiver(t *testing.T, rc receiverCmd) {
 			again.Status, again.Attempts, again.LastStatusCode)
 	}
 	proc.waitStderr(t, "duplicate webhookId="+first.WebhookID+" eventId="+first.EventID)
+
+	// fgwh attempts deliveries with a clock ten minutes slow: the receiver
+	// refuses every stale attempt with 400 and processes nothing. The
+	// retries, made on time, go through once.
+	late := func() time.Time { return time.Now().Add(-10 * time.Minute) }
+	staleEvent := emit("rec_3", late())
+	if sum := b.deliverDue(t, late); sum.Attempts != 3 || sum.Retrying != 3 {
+		t.Errorf("late deliver made %d attempts, %d retrying; want 3, 3", sum.Attempts, sum.Retrying)
+	}
+	for _, scheme := range schemes {
+		d := b.deliveryOf(t, hooks[scheme].ID, staleEvent)
+		if d.Status != store.StatusRetrying || d.LastStatusCode != 400 {
+			t.Errorf("%s: stale delivery %s, last status code %d (%s); want retrying after 400",
+				scheme, d.Status, d.LastStatusCode, d.LastError)
+		}
+	}
+	if sum := b.deliverDue(t, time.Now); sum.Attempts != 3 || sum.Succeeded != 3 {
+		t.Errorf("deliver on time made %d attempts, %d succeeded; want 3, 3", sum.Attempts, sum.Succeeded)
+	}
+	for _, scheme := range schemes {
+		want = append(want, fmt.Sprintf("notification webhookId=%s eventId=%s type=recording.imported verified=%s",
+			hooks[scheme].ID, staleEvent, verifiedFor(scheme)))
+	}
+	sort.Strings(want)
+	got = proc.waitStdout(t, len(want))
+	sort.Strings(got)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("receiver printed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 
 	// Nothing more was processed: stop the receiver and count its lines.
 	out := proc.stop(t)
@@ -289,6 +322,19 @@ func setup(t *testing.T) *testBundle {
 	c.server = httptest.NewServer(c)
 	t.Cleanup(c.server.Close)
 	return &testBundle{db: db, capture: c}
+}
+
+// deliveryOf returns the delivery of an event to a webhook.
+func (b *testBundle) deliveryOf(t *testing.T, webhookID, eventID string) store.Delivery {
+	t.Helper()
+	ds, err := b.db.ListDeliveries(t.Context(), store.ListDeliveriesParams{WebhookID: webhookID, EventID: eventID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 {
+		t.Fatalf("%d deliveries of event %s to webhook %s, want 1", len(ds), eventID, webhookID)
+	}
+	return ds[0]
 }
 
 func (b *testBundle) deliveries(t *testing.T) []store.Delivery {
