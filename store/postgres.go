@@ -314,12 +314,24 @@ func (db *DB) claimPostgres(ctx context.Context, p ClaimParams) ([]Claimed, erro
 	return out, nil
 }
 
+// Timing of the PostgreSQL watcher. The poll interval callers pass is made
+// for SQLite's cheap local check (milliseconds); on PostgreSQL it only sets
+// how often to wake while the LISTEN connection is down.
+const (
+	// pgPingInterval is how long the LISTEN connection may be quiet before
+	// a ping checks that it still works (at least the poll interval).
+	pgPingInterval = 5 * time.Second
+	// pgReconnectDelay is the least time between attempts to reconnect.
+	pgReconnectDelay = time.Second
+)
+
 // watchPostgres wakes on NOTIFY fgwh_due from any process using this
 // schema, heard on a dedicated connection. While that connection is down
-// (or before it first comes up) it wakes every poll interval instead, and
-// it reconnects every poll interval; after a reconnect it wakes once, for
-// what it may have missed. While it is up, a quiet poll interval costs one
-// ping, which finds a silently dead connection.
+// it wakes every poll interval instead (the fallback: the caller then
+// looks for due work itself) and tries to reconnect every second or poll
+// interval, whichever is longer; after a reconnect it wakes once, for what
+// it may have missed. A quiet connection is pinged every 5 s (or poll
+// interval), which finds one that died silently.
 func (db *DB) watchPostgres(ctx context.Context, poll time.Duration) <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(ctx)
@@ -335,27 +347,42 @@ func (db *DB) watchPostgres(ctx context.Context, poll time.Duration) <-chan stru
 		defer untrack()
 		defer cancel()
 		for first := true; ; first = false {
-			db.pg.listen(ctx, poll, wake, !first)
+			db.pg.listen(ctx, max(poll, pgPingInterval), wake, !first)
 			if ctx.Err() != nil {
 				return
 			}
-			wake()
-			t := time.NewTimer(poll)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !db.pg.fallBack(ctx, poll, wake) {
 				return
-			case <-t.C:
 			}
 		}
 	}()
 	return ch
 }
 
+// fallBack wakes at once and then every poll interval until it is time to
+// reconnect; it returns false if ctx ended meanwhile.
+func (p *pgState) fallBack(ctx context.Context, poll time.Duration, wake func()) bool {
+	wake()
+	retry := time.NewTimer(max(poll, pgReconnectDelay))
+	defer retry.Stop()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+			wake()
+		case <-retry.C:
+			return true
+		}
+	}
+}
+
 // listen connects, LISTENs and wakes on each notification for our schema
-// until ctx ends or the connection fails. With again set (a reconnect) it
-// wakes once as soon as it listens.
-func (p *pgState) listen(ctx context.Context, poll time.Duration, wake func(), again bool) error {
+// until ctx ends or the connection fails, pinging it after each quiet
+// interval. With again set (a reconnect) it wakes once as soon as it listens.
+func (p *pgState) listen(ctx context.Context, quiet time.Duration, wake func(), again bool) error {
 	cfg := p.cfg.Copy()
 	if cfg.RuntimeParams["application_name"] == "fgwh" {
 		cfg.RuntimeParams["application_name"] = "fgwh listen " + p.schema
@@ -372,7 +399,7 @@ func (p *pgState) listen(ctx context.Context, poll time.Duration, wake func(), a
 		wake()
 	}
 	for {
-		wctx, cancel := context.WithTimeout(ctx, poll)
+		wctx, cancel := context.WithTimeout(ctx, quiet)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
@@ -383,7 +410,7 @@ func (p *pgState) listen(ctx context.Context, poll time.Duration, wake func(), a
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case pgconn.Timeout(err):
-			pctx, cancel := context.WithTimeout(ctx, max(poll, 5*time.Second))
+			pctx, cancel := context.WithTimeout(ctx, pgPingInterval)
 			err := conn.Ping(pctx)
 			cancel()
 			if err != nil {
