@@ -554,3 +554,29 @@ func TestDB_Watch_PostgresReconnectsAfterConnectionLoss(t *testing.T) {
 		}
 	}
 }
+
+func TestDB_CompleteDeliveries_SameDeliveryTwiceInABatch(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b *testBundle) {
+		b.webhook(t, "a", "recording.imported")
+		b.emit(t, "recording.imported", 2)
+		got, _ := b.db.ClaimDeliveries(b.ctx, store.ClaimParams{Owner: "w", Now: t0, Lease: time.Minute, Limit: 2})
+		c := got[0]
+		done := store.Completion{ID: c.ID, WebhookID: c.WebhookID, Attempt: 1, AttemptedAt: t0, StatusCode: 200, Status: store.StatusSucceeded}
+		stale := store.Completion{ID: got[1].ID, WebhookID: c.WebhookID, Attempt: 2, AttemptedAt: t0, StatusCode: 200, Status: store.StatusSucceeded}
+		res, err := b.db.CompleteDeliveries(b.ctx, store.CompleteParams{Owner: "w", Now: t0}, []store.Completion{done, done, stale})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Applied != 1 || strings.Join(res.Lost, ",") != c.ID+","+got[1].ID {
+			t.Fatalf("result %+v, want 1 applied and %s, %s lost", res, c.ID, got[1].ID)
+		}
+		d, _ := b.db.GetDelivery(b.ctx, c.ID)
+		if d.Status != store.StatusSucceeded || len(d.AttemptLog) != 1 {
+			t.Fatalf("delivery %+v", d)
+		}
+		if _, err := b.db.CompleteDeliveries(b.ctx, store.CompleteParams{Owner: "w", Now: t0},
+			[]store.Completion{{ID: got[1].ID, WebhookID: c.WebhookID, Attempt: 1, Status: "bogus"}}); err == nil || !strings.Contains(err.Error(), `bad status "bogus"`) {
+			t.Fatalf("bad status: %v", err)
+		}
+	})
+}

@@ -285,32 +285,14 @@ func (db *DB) CompleteDeliveries(ctx context.Context, p CompleteParams, cs []Com
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		res = CompleteResult{Disabled: map[string]string{}}
-		upd, err := tx.PrepareContext(ctx, db.rebind(`UPDATE deliveries SET
-				status = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?, last_error = ?,
-				completed_at = ?, manual = 0, lease_owner = '', lease_expires_at = NULL
-			WHERE id = ? AND status = 'delivering' AND lease_owner = ? AND attempts = ?`))
+		applied, err := db.markCompleted(ctx, tx, p.Owner, cs)
 		if err != nil {
 			return err
 		}
-		defer upd.Close()
 		var attempts []any
 		failures := map[string]int{} // webhook -> +n failed, or -1 to reset on success
-		for _, c := range cs {
-			var next, completed any
-			switch c.Status {
-			case StatusRetrying:
-				next = ms(c.NextAttemptAt)
-			case StatusSucceeded, StatusFailed:
-				completed = ms(c.AttemptedAt.Add(c.Duration))
-			default:
-				return fmt.Errorf("complete delivery %s: bad status %q", c.ID, c.Status)
-			}
-			r, err := upd.ExecContext(ctx, c.Status, next, ms(c.AttemptedAt), c.StatusCode, db.pgText(c.Error), completed,
-				c.ID, p.Owner, c.Attempt)
-			if err != nil {
-				return err
-			}
-			if n, _ := r.RowsAffected(); n == 0 {
+		for i, c := range cs {
+			if !applied[i] {
 				res.Lost = append(res.Lost, c.ID)
 				continue
 			}
@@ -342,6 +324,47 @@ func (db *DB) CompleteDeliveries(ctx context.Context, p CompleteParams, cs []Com
 	return res, nil
 }
 
+// markCompleted moves each completion's delivery to its new status where
+// owner's claim on that attempt still holds, and reports which did.
+func (db *DB) markCompleted(ctx context.Context, tx *sql.Tx, owner string, cs []Completion) ([]bool, error) {
+	next := make([]*int64, len(cs))
+	completed := make([]*int64, len(cs))
+	for i, c := range cs {
+		switch c.Status {
+		case StatusRetrying:
+			v := ms(c.NextAttemptAt)
+			next[i] = &v
+		case StatusSucceeded, StatusFailed:
+			v := ms(c.AttemptedAt.Add(c.Duration))
+			completed[i] = &v
+		default:
+			return nil, fmt.Errorf("complete delivery %s: bad status %q", c.ID, c.Status)
+		}
+	}
+	if db.dialect == Postgres {
+		return db.markCompletedPostgres(ctx, tx, owner, cs, next, completed)
+	}
+	upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET
+			status = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?, last_error = ?,
+			completed_at = ?, manual = 0, lease_owner = '', lease_expires_at = NULL
+		WHERE id = ? AND status = 'delivering' AND lease_owner = ? AND attempts = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer upd.Close()
+	applied := make([]bool, len(cs))
+	for i, c := range cs {
+		r, err := upd.ExecContext(ctx, c.Status, next[i], ms(c.AttemptedAt), c.StatusCode, c.Error, completed[i],
+			c.ID, owner, c.Attempt)
+		if err != nil {
+			return nil, err
+		}
+		n, _ := r.RowsAffected()
+		applied[i] = n > 0
+	}
+	return applied, nil
+}
+
 // updateWebhookHealth keeps each webhook's count of deliveries failed in a
 // row, and disables webhooks that reached p.AutoDisableAfter or were asked
 // to be disabled. Webhooks it disables are added to disabled.
@@ -356,7 +379,9 @@ func (db *DB) updateWebhookHealth(ctx context.Context, tx *sql.Tx, p CompletePar
 		var q string
 		var args []any
 		if n < 0 {
-			q, args = `UPDATE webhooks SET consecutive_failures = 0 WHERE id = ?`, []any{h}
+			// Only when it changes: an unchanged webhook row is then not written, nor
+			// locked against other processes completing its deliveries (PostgreSQL).
+			q, args = `UPDATE webhooks SET consecutive_failures = 0 WHERE id = ? AND consecutive_failures <> 0`, []any{h}
 		} else {
 			q, args = `UPDATE webhooks SET consecutive_failures = consecutive_failures + ? WHERE id = ?`, []any{n, h}
 		}
