@@ -32,6 +32,7 @@ import (
 	"github.com/fgwh/fgwh/cmd"
 	"github.com/fgwh/fgwh/deliver"
 	"github.com/fgwh/fgwh/store"
+	"github.com/fgwh/fgwh/store/pgtest"
 )
 
 // specTolerance is the replay window the spec asks receivers to enforce;
@@ -235,24 +236,43 @@ func (r *specReceiver) requests() []specRequest {
 	return append([]specRequest(nil), r.reqs...)
 }
 
-// specBundle is a real store in a temp dir, shared by in-process fgwh
-// commands and a deliver loop on a fake clock.
+// specBundle is a real store, shared by in-process fgwh commands and a
+// deliver loop on a fake clock.
 type specBundle struct {
-	path  string
+	dsn   string
 	db    *store.DB
 	clock *specClock
 }
 
-func setupSpec(t *testing.T) *specBundle {
+// setupSpec opens a SQLite file in a temp dir, or with backend "postgres"
+// a fresh schema on the test server (skipping when there is none).
+func setupSpec(t *testing.T, backend string) *specBundle {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "fgwh.db")
-	db, err := store.Open(t.Context(), path)
+	dsn := filepath.Join(t.TempDir(), "fgwh.db")
+	if backend == "postgres" {
+		base := pgtest.URL()
+		if base == "" {
+			t.Skip("PostgreSQL tests need " + pgtest.EnvURL)
+		}
+		var drop func() error
+		var err error
+		dsn, drop, err = pgtest.NewSchema(t.Context(), base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := drop(); err != nil {
+				t.Log(err)
+			}
+		})
+	}
+	db, err := store.Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	// The commands run on the real clock; the loop's starts at it too.
-	return &specBundle{path: path, db: db, clock: &specClock{t: time.Now().UTC().Truncate(time.Second)}}
+	return &specBundle{dsn: dsn, db: db, clock: &specClock{t: time.Now().UTC().Truncate(time.Second)}}
 }
 
 // fgwh runs an fgwh command in-process on the bundle's database with
@@ -260,7 +280,7 @@ func setupSpec(t *testing.T) *specBundle {
 func (b *specBundle) fgwh(t *testing.T, v any, args ...string) {
 	t.Helper()
 	io, _, stdout, stderr := cmd.TestIO()
-	code := cmd.Main(context.Background(), append([]string{"--db", b.path, "-o", "json"}, args...), io)
+	code := cmd.Main(context.Background(), append([]string{"--db", b.dsn, "-o", "json"}, args...), io)
 	if code != 0 {
 		t.Fatalf("fgwh %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
 	}
@@ -336,7 +356,7 @@ func TestLoop_StandardWebhooksSpec(t *testing.T) {
 	for _, scheme := range []string{store.SchemeStandard, store.SchemeBoth, store.SchemeFGWH} {
 		t.Run(scheme, func(t *testing.T) {
 			t.Parallel()
-			b := setupSpec(t)
+			b := setupSpec(t, "sqlite")
 			rcv := newSpecReceiver(t, b.clock)
 			_, token := b.createWebhook(t, rcv.URL+"/hooks", scheme)
 			rcv.secret = token
@@ -412,10 +432,20 @@ func TestLoop_StandardWebhooksSpec(t *testing.T) {
 // the old secret keeps verifying deliveries during the grace period, a
 // receiver that holds only the new secret verifies them too, and after the
 // grace period only the new secret signs. No attempt fails on the way.
-// fg-webhook-signature uses the new token at once.
+// fg-webhook-signature uses the new token at once. It runs on both stores,
+// which each decide when the previous token expires.
 func TestLoop_RotateTokenWithGrace(t *testing.T) {
 	t.Parallel()
-	b := setupSpec(t)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testRotateTokenWithGrace(t, backend)
+		})
+	}
+}
+
+func testRotateTokenWithGrace(t *testing.T, backend string) {
+	b := setupSpec(t, backend)
 	oldRcv := newSpecReceiver(t, b.clock)
 	newRcv := newSpecReceiver(t, b.clock)
 	id, oldToken := b.createWebhook(t, oldRcv.URL+"/hooks", store.SchemeStandard)
