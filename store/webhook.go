@@ -11,13 +11,17 @@ import (
 	"time"
 )
 
-// Signature schemes a webhook can be delivered with.
+// Signature schemes a webhook can be delivered with. Every notification
+// carries fg-webhook-signature (SPEC.md), so a receiver that checks only it
+// never breaks when the scheme changes.
 const (
-	// SchemeFGWH signs with fg-webhook-signature only (SPEC.md's notification).
+	// SchemeFGWH signs with fg-webhook-signature alone.
 	SchemeFGWH = "fgwh"
-	// SchemeStandard signs with the Standard Webhooks headers only.
+	// SchemeStandard adds the Standard Webhooks headers (webhook-id,
+	// webhook-timestamp, webhook-signature).
 	SchemeStandard = "standard"
-	// SchemeBoth sends both.
+	// SchemeBoth is the same as SchemeStandard, for those who want to say
+	// both schemes explicitly.
 	SchemeBoth = "both"
 )
 
