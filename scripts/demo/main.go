@@ -30,6 +30,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first Ctrl-C stops the demo and cleans up; a second one kills it.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	dir, err := os.MkdirTemp("", "fgwh-demo-")
 	if err == nil {
 		err = run(ctx, dir, os.Stdout)
