@@ -38,7 +38,7 @@ func TestDB_ClaimDeliveries_ConcurrentClaimersNeverShareARow(t *testing.T) {
 		for i := range 4 {
 			db, owner := dbs[i%2], fmt.Sprintf("w%d", i)
 			wg.Go(func() {
-				deadline := time.Now().Add(30 * time.Second)
+				deadline := time.Now().Add(2 * time.Minute)
 				for time.Now().Before(deadline) {
 					got, err := db.ClaimDeliveries(b.ctx, store.ClaimParams{Owner: owner, Now: t0, Lease: time.Minute, Limit: 50})
 					if err != nil {
