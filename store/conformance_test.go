@@ -584,3 +584,51 @@ func TestDB_CompleteDeliveries_SameDeliveryTwiceInABatch(t *testing.T) {
 		}
 	})
 }
+
+func TestDB_RescueExpired_ConcurrentRescuers(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b *testBundle) {
+		b.webhook(t, "a", "recording.imported")
+		b.emit(t, "recording.imported", 300)
+		for {
+			got, err := b.db.ClaimDeliveries(b.ctx, store.ClaimParams{Owner: "dead", Now: t0, Lease: time.Second, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 {
+				break
+			}
+		}
+		// Every process rescues; each expired lease must be rescued once.
+		dbs := []*store.DB{b.open(t), b.open(t), b.open(t)}
+		rescued := make([]int, len(dbs))
+		errs := make([]error, len(dbs))
+		var wg sync.WaitGroup
+		for i, db := range dbs {
+			wg.Go(func() {
+				for {
+					n, err := db.RescueExpired(b.ctx, t0.Add(time.Minute))
+					if err != nil || n == 0 {
+						errs[i] = err
+						return
+					}
+					rescued[i] += n
+				}
+			})
+		}
+		wg.Wait()
+		total := 0
+		for i := range dbs {
+			if errs[i] != nil {
+				t.Fatalf("rescuer %d: %v", i, errs[i])
+			}
+			total += rescued[i]
+		}
+		if total != 300 {
+			t.Fatalf("rescued %v = %d, want 300 in all", rescued, total)
+		}
+		c, _ := b.db.QueueCounts(b.ctx)
+		if c[store.StatusRetrying] != 300 {
+			t.Fatalf("counts %v", c)
+		}
+	})
+}

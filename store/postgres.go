@@ -471,6 +471,16 @@ func (db *DB) markCompletedPostgres(ctx context.Context, tx *sql.Tx, owner strin
 	return applied, nil
 }
 
+// skipLocked ends a SELECT that picks rows to change, so that concurrent
+// transactions pick different rows: FOR UPDATE SKIP LOCKED on PostgreSQL,
+// nothing on SQLite, whose writers take turns.
+func (db *DB) skipLocked() string {
+	if db.dialect == Postgres {
+		return ` FOR UPDATE SKIP LOCKED`
+	}
+	return ``
+}
+
 // uniqueViolation returns the constraint a PostgreSQL unique violation
 // names, or "" for any other error.
 func uniqueViolation(err error) string {

@@ -401,9 +401,16 @@ func (db *DB) updateWebhookHealth(ctx context.Context, tx *sql.Tx, p CompletePar
 			}
 		}
 	}
-	for h, reason := range disabled {
+	// In id order, as above: concurrent completers on PostgreSQL then lock
+	// webhook rows in one order and cannot deadlock.
+	off := make([]string, 0, len(disabled))
+	for h := range disabled {
+		off = append(off, h)
+	}
+	sort.Strings(off)
+	for _, h := range off {
 		if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE webhooks SET enabled = 0, disabled_reason = ?, updated_at = ?
-			WHERE id = ? AND enabled = 1`), reason, ms(p.Now), h); err != nil {
+			WHERE id = ? AND enabled = 1`), disabled[h], ms(p.Now), h); err != nil {
 			return err
 		}
 	}
@@ -462,8 +469,10 @@ const rescueBatch = 1000
 func (db *DB) RescueExpired(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		// Several processes rescue at once: on PostgreSQL each takes the rows
+		// it can lock and skips the others' (SQLite runs one writer at a time).
 		rows, err := tx.QueryContext(ctx, db.rebind(`SELECT id, webhook_id, attempts, manual, lease_owner FROM deliveries
-			WHERE status = 'delivering' AND lease_expires_at <= ? LIMIT ?`), ms(now), rescueBatch)
+			WHERE status = 'delivering' AND lease_expires_at <= ? LIMIT ?`+db.skipLocked()), ms(now), rescueBatch)
 		if err != nil {
 			return err
 		}
