@@ -48,8 +48,12 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	// Pragmas go in the DSN so every connection the pool opens gets them.
+	// A 64 MiB page cache (allocated only as used) and an in-memory
+	// statement journal keep a bulk emit's big transaction off the disk
+	// until commit: with the 2 MiB default, "event emit --file" of 100,000
+	// events spilled pages and ran at a third of the speed.
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(timeout.Milliseconds(), 10) + ")" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=foreign_keys(1)&_txlock=immediate"
 	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)

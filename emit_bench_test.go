@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// buildFgwh builds the real fgwh binary once into dir: the benchmarks time
+// whole processes, start-up included.
+func buildFgwh(b *testing.B, dir string) string {
+	b.Helper()
+	bin := filepath.Join(dir, "fgwh")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runFgwh runs the binary against db, fails the benchmark if it fails,
+// and returns its wall time and its CPU time (user + system).
+func runFgwh(b *testing.B, bin, db string, args ...string) (wall, cpu time.Duration) {
+	b.Helper()
+	c := exec.Command(bin, args...)
+	c.Env = append(os.Environ(), "FGWH_DB="+db)
+	start := time.Now()
+	out, err := c.CombinedOutput()
+	wall = time.Since(start)
+	if err != nil {
+		b.Fatalf("fgwh %v: %v\n%s", args, err, out)
+	}
+	return wall, c.ProcessState.UserTime() + c.ProcessState.SystemTime()
+}
+
+func median(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+// BenchmarkEmitProcess times one whole "fgwh event emit" process (start,
+// open, schema check, insert of the event and its delivery, exit) against
+// a database with one subscribed webhook, and, in the same run, "fgwh
+// version" as the baseline of a process that never opens the database.
+// It reports the medians.
+//
+//	go test -run '^$' -bench EmitProcess -benchtime 200x .
+func BenchmarkEmitProcess(b *testing.B) {
+	dir := b.TempDir()
+	bin := buildFgwh(b, dir)
+	db := filepath.Join(dir, "fgwh.db")
+	runFgwh(b, bin, db, "webhook", "create", "--url", "https://example.com/hook", "--event", "recording.imported")
+	var emit, version, emitCPU, versionCPU []time.Duration
+	for i := 0; b.Loop(); i++ {
+		wall, cpu := runFgwh(b, bin, db, "event", "emit", "recording.imported", "--data", "recordingId=rec_"+strconv.Itoa(i))
+		emit, emitCPU = append(emit, wall), append(emitCPU, cpu)
+		wall, cpu = runFgwh(b, bin, db, "version")
+		version, versionCPU = append(version, wall), append(versionCPU, cpu)
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(median(emit)), "emit-ms")
+	b.ReportMetric(ms(median(version)), "version-ms")
+	// CPU time is steadier than wall time on a busy machine.
+	b.ReportMetric(ms(median(emitCPU)), "emit-cpu-ms")
+	b.ReportMetric(ms(median(versionCPU)), "version-cpu-ms")
+}
+
+// BenchmarkEmitFile times "fgwh event emit --file" with 100,000 lines
+// against databases with 1 and 10 subscribed webhooks, each run on a fresh
+// database, and reports events per second.
+//
+//	go test -run '^$' -bench EmitFile -benchtime 3x .
+func BenchmarkEmitFile(b *testing.B) {
+	const lines = 100_000
+	dir := b.TempDir()
+	bin := buildFgwh(b, dir)
+	file := filepath.Join(dir, "events.jsonl")
+	writeEventsFile(b, file, lines)
+	for _, hooks := range []int{1, 10} {
+		b.Run(fmt.Sprintf("webhooks=%d", hooks), func(b *testing.B) {
+			var total, totalCPU time.Duration
+			n := 0
+			for b.Loop() {
+				b.StopTimer()
+				db := filepath.Join(b.TempDir(), "fgwh.db")
+				for h := range hooks {
+					runFgwh(b, bin, db, "webhook", "create", "--url", fmt.Sprintf("https://example.com/hook/%d", h), "--event", "recording.imported")
+				}
+				b.StartTimer()
+				wall, cpu := runFgwh(b, bin, db, "event", "emit", "--file", file)
+				total, totalCPU = total+wall, totalCPU+cpu
+				n++
+			}
+			b.ReportMetric(float64(n*lines)/total.Seconds(), "events/s")
+			b.ReportMetric(float64(n*lines*hooks)/total.Seconds(), "deliveries/s")
+			// The same per CPU second (user + system): steadier on a busy machine.
+			b.ReportMetric(float64(n*lines)/totalCPU.Seconds(), "events/cpu-s")
+		})
+	}
+}
+
+func writeEventsFile(b *testing.B, path string, lines int) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for i := range lines {
+		fmt.Fprintf(w, `{"type":"recording.imported","timestamp":"2026-11-27T08:00:00.000Z","payload":{"recordingId":"rec_%07d","deviceId":"dev_%d","path":"/recordings/2026/11/%07d.mcap","sizeBytes":%d}}`+"\n",
+			i, i%97, i, 1000+i)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
