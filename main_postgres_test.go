@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"syscall"
@@ -94,6 +95,12 @@ func TestDeliverProcess_PostgresFourWorkers(t *testing.T) {
 	for _, p := range ps[1:] {
 		if code := p.wait(t, 30*time.Second); code != 0 {
 			t.Fatalf("deliver exited %d after SIGTERM\n%s", code, p.stderr)
+		}
+	}
+	// Sharing the database costs no failed transactions.
+	for _, p := range ps {
+		if bytes.Contains(p.stdErr(), []byte("store error")) {
+			t.Fatalf("a deliver process logged a store error:\n%s", p.stderr)
 		}
 	}
 	got, total := rc.snapshot()
