@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fgwh/fgwh/store"
 	"github.com/spf13/cobra"
@@ -214,8 +215,20 @@ func emitFileRun(ctx context.Context, opts *EventEmitOptions) error {
 	if app.JSON() {
 		return writeJSON(app.IO.Out, sum)
 	}
-	_, err = fmt.Fprintf(app.IO.Out, "Queued %d events and %d deliveries (%d duplicates skipped)\n", sum.Events, sum.Deliveries, sum.Duplicates)
+	msg := fmt.Sprintf("Queued %s and %s", plural(sum.Events, "event", "events"), plural(sum.Deliveries, "delivery", "deliveries"))
+	if sum.Duplicates > 0 {
+		msg += fmt.Sprintf(" (%s skipped)", plural(sum.Duplicates, "duplicate", "duplicates"))
+	}
+	_, err = fmt.Fprintln(app.IO.Out, msg)
 	return err
+}
+
+// plural formats n with the singular or plural noun.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // lineError is a bad line of an events file.
@@ -264,16 +277,10 @@ func readEventLines(r io.Reader) ([]store.NewEvent, error) {
 			continue
 		}
 		var l eventLine
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
-			return nil, &lineError{n, fmt.Errorf("not a JSON object of an event: %v", err)}
+		if err := parseLine(line, &compact, &members, &l); err != nil {
+			return nil, &lineError{n, err}
 		}
-		// More() is false before a stray '}' or ']', so ask for the next token.
-		if _, err := dec.Token(); err != io.EOF {
-			return nil, &lineError{n, errors.New("unexpected data after the JSON object")}
-		}
-		ev, err := lineEvent(&l, &compact, &members, &arena)
+		ev, err := lineEvent(&l, &members, &arena)
 		if err != nil {
 			return nil, &lineError{n, err}
 		}
@@ -281,9 +288,87 @@ func readEventLines(r io.Reader) ([]store.NewEvent, error) {
 	}
 }
 
+// parseLine decodes one line of an events file into l, strictly: one JSON
+// object whose keys are exactly "type", "timestamp", "payload" and
+// "idempotencyKey", each at most once (null means absent). l.Payload is
+// left compact, pointing into buf. It does without reflection: it is the
+// inner loop of a bulk emit.
+func parseLine(line []byte, buf *bytes.Buffer, scratch *[]member, l *eventLine) error {
+	if !utf8.Valid(line) {
+		return errNotUTF8
+	}
+	buf.Reset()
+	if err := json.Compact(buf, line); err != nil {
+		// Tell a second value on the line from a broken first one.
+		var first json.RawMessage
+		if json.NewDecoder(bytes.NewReader(line)).Decode(&first) == nil {
+			return errors.New("unexpected data after the JSON object")
+		}
+		return fmt.Errorf("not valid JSON: %v", err)
+	}
+	ms, err := splitObject((*scratch)[:0], buf.Bytes())
+	*scratch = ms
+	if err != nil {
+		return fmt.Errorf("not a JSON object of an event: %v", err)
+	}
+	var seen [4]bool
+	for _, m := range ms {
+		var i int
+		switch m.name {
+		case "type":
+			i = 0
+		case "timestamp":
+			i = 1
+		case "payload":
+			i = 2
+		case "idempotencyKey":
+			i = 3
+		default:
+			return fmt.Errorf("unknown field %q: a line has type, timestamp, payload and idempotencyKey", m.name)
+		}
+		if seen[i] {
+			return fmt.Errorf("field %q is given twice", m.name)
+		}
+		seen[i] = true
+		if string(m.val) == "null" {
+			continue
+		}
+		if i == 2 {
+			l.Payload = m.val
+			continue
+		}
+		s, err := jsonString(m.val)
+		if err != nil {
+			return fmt.Errorf("%q must be a string", m.name)
+		}
+		switch i {
+		case 0:
+			l.Type = s
+		case 1:
+			l.Timestamp = &s
+		case 3:
+			l.IdempotencyKey = &s
+		}
+	}
+	return nil
+}
+
+// jsonString decodes a compact JSON string value.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", errors.New("not a string")
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
 // lineEvent checks one parsed line and builds its event, appending the
 // payload to arena.
-func lineEvent(l *eventLine, compact *bytes.Buffer, members *[]member, arena *[]byte) (store.NewEvent, error) {
+func lineEvent(l *eventLine, members *[]member, arena *[]byte) (store.NewEvent, error) {
 	var ev store.NewEvent
 	if l.Type == "" {
 		return ev, errors.New(`"type" is missing`)
@@ -306,16 +391,13 @@ func lineEvent(l *eventLine, compact *bytes.Buffer, members *[]member, arena *[]
 		ev.IdempotencyKey = *l.IdempotencyKey
 	}
 	*members = (*members)[:0]
-	compact.Reset()
 	if len(l.Payload) > 0 && string(l.Payload) != "null" {
-		if err := json.Compact(compact, l.Payload); err != nil {
-			return ev, fmt.Errorf("payload: %v", err)
-		}
-		ms, err := splitObject(compact.Bytes())
+		ms, err := splitObject((*members)[:0], l.Payload)
 		if err != nil {
 			return ev, fmt.Errorf("payload: %v", err)
 		}
 		// A payload copied from a notification carries its type: accept it when it agrees.
+		kept := ms[:0]
 		for _, m := range ms {
 			if m.name == "type" {
 				var t string
@@ -324,10 +406,11 @@ func lineEvent(l *eventLine, compact *bytes.Buffer, members *[]member, arena *[]
 				}
 				continue
 			}
-			*members = append(*members, m)
+			kept = append(kept, m)
 		}
+		*members = kept
 	}
-	size := 16 + len(l.Type) + compact.Len()
+	size := 16 + len(l.Type) + len(l.Payload)
 	if cap(*arena)-len(*arena) < size {
 		*arena = make([]byte, 0, max(arenaChunk, size))
 	}

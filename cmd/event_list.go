@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/fgwh/fgwh/store"
 	"github.com/spf13/cobra"
@@ -63,6 +64,10 @@ func eventListRun(ctx context.Context, opts *EventListOptions) error {
 			views[i] = newEventView(e)
 		}
 		return writeJSON(app.IO.Out, views)
+	}
+	if len(evs) == 0 {
+		_, err := fmt.Fprintln(app.IO.ErrOut, "no events")
+		return err
 	}
 	rows := make([][]string, len(evs))
 	for i, e := range evs {

@@ -47,9 +47,9 @@ func eventShowRun(ctx context.Context, opts *EventShowOptions) error {
 		return err
 	}
 	if app.JSON() {
-		v := eventShowView{eventView: newEventView(e), Deliveries: make([]eventDeliveryView, len(ds))}
+		v := eventShowView{eventView: newEventView(e), Deliveries: make([]deliveryView, len(ds))}
 		for i, d := range ds {
-			v.Deliveries[i] = newEventDeliveryView(d)
+			v.Deliveries[i] = newDeliveryView(d)
 		}
 		return writeJSON(app.IO.Out, v)
 	}

@@ -41,23 +41,7 @@ type emitFileView struct {
 // eventShowView is "event show"'s JSON: the event and its deliveries.
 type eventShowView struct {
 	eventView
-	Deliveries []eventDeliveryView `json:"deliveries"`
-}
-
-// eventDeliveryView is a delivery's JSON form (SPEC.md, "Delivery JSON").
-type eventDeliveryView struct {
-	ID             string   `json:"id"`
-	WebhookID      string   `json:"webhookId"`
-	EventID        string   `json:"eventId"`
-	EventType      string   `json:"eventType"`
-	Status         string   `json:"status"`
-	Attempts       int      `json:"attempts"`
-	CreatedAt      jsonTime `json:"createdAt"`
-	NextAttemptAt  jsonTime `json:"nextAttemptAt"`
-	LastAttemptAt  jsonTime `json:"lastAttemptAt"`
-	LastStatusCode *int     `json:"lastStatusCode"`
-	LastError      string   `json:"lastError"`
-	CompletedAt    jsonTime `json:"completedAt"`
+	Deliveries []deliveryView `json:"deliveries"`
 }
 
 // eventTypeView is one catalogue entry of "event types".
@@ -77,25 +61,4 @@ func newEventView(e store.Event) eventView {
 		CreatedAt:      jsonTime(e.CreatedAt),
 		IdempotencyKey: e.IdempotencyKey,
 	}
-}
-
-func newEventDeliveryView(d store.Delivery) eventDeliveryView {
-	v := eventDeliveryView{
-		ID:            d.ID,
-		WebhookID:     d.WebhookID,
-		EventID:       d.EventID,
-		EventType:     d.EventType,
-		Status:        d.Status,
-		Attempts:      d.Attempts,
-		CreatedAt:     jsonTime(d.CreatedAt),
-		NextAttemptAt: jsonTime(d.NextAttemptAt),
-		LastAttemptAt: jsonTime(d.LastAttemptAt),
-		LastError:     d.LastError,
-		CompletedAt:   jsonTime(d.CompletedAt),
-	}
-	if !d.LastAttemptAt.IsZero() {
-		code := d.LastStatusCode
-		v.LastStatusCode = &code
-	}
-	return v
 }

@@ -135,7 +135,7 @@ func objectMembers(raw []byte) ([]member, error) {
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, fmt.Errorf("not valid JSON: %w", err)
 	}
-	return splitObject(buf.Bytes())
+	return splitObject(nil, buf.Bytes())
 }
 
 var (
@@ -143,19 +143,19 @@ var (
 	errNotUTF8   = errors.New("not valid UTF-8")
 )
 
-// splitObject splits a compact, valid JSON value into its top-level
-// members when it is an object. The member slices point into b.
+// splitObject appends to dst the top-level members of b, a compact, valid
+// JSON value, when it is an object. The member slices point into b.
 // encoding/json lets invalid UTF-8 through inside strings, but JSON sent
 // between systems must be UTF-8 (RFC 8259 section 8.1) and strict receivers
 // (Python's json.loads on bytes) refuse the whole body, so it is refused here.
-func splitObject(b []byte) ([]member, error) {
+func splitObject(dst []member, b []byte) ([]member, error) {
 	if len(b) < 2 || b[0] != '{' {
 		return nil, errNotObject
 	}
 	if !utf8.Valid(b) {
 		return nil, errNotUTF8
 	}
-	var members []member
+	members := dst
 	i := 1
 	if b[i] == '}' {
 		return members, nil

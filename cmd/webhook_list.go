@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -44,6 +45,10 @@ func webhookListRun(ctx context.Context, opts *WebhookListOptions) error {
 			views[i] = newWebhookView(w)
 		}
 		return writeJSON(app.IO.Out, views)
+	}
+	if len(ws) == 0 {
+		_, err := fmt.Fprintln(app.IO.ErrOut, "no webhooks")
+		return err
 	}
 	rows := make([][]string, len(ws))
 	for i, w := range ws {

@@ -11,12 +11,13 @@ import (
 // webhookView is a webhook's JSON form (SPEC.md, "Webhook JSON"). Fields
 // are only ever added, never renamed or removed.
 type webhookView struct {
-	ID              string   `json:"id"`
-	Name            string   `json:"name"`
-	URL             string   `json:"url"`
-	EventTypes      []string `json:"eventTypes"`
-	Enabled         bool     `json:"enabled"`
-	DisabledReason  string   `json:"disabledReason"`
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	URL        string   `json:"url"`
+	EventTypes []string `json:"eventTypes"`
+	Enabled    bool     `json:"enabled"`
+	// DisabledReason is null while the webhook is enabled.
+	DisabledReason  *string  `json:"disabledReason"`
 	SignatureScheme string   `json:"signatureScheme"`
 	CreatedAt       jsonTime `json:"createdAt"`
 	UpdatedAt       jsonTime `json:"updatedAt"`
@@ -35,7 +36,7 @@ type webhookStatsView struct {
 	RecentAttempts int              `json:"recentAttempts"`
 	P50LatencyMs   int64            `json:"p50LatencyMs"`
 	P95LatencyMs   int64            `json:"p95LatencyMs"`
-	LastError      string           `json:"lastError"`
+	LastError      *string          `json:"lastError"`
 	LastErrorAt    jsonTime         `json:"lastErrorAt"`
 }
 
@@ -59,7 +60,7 @@ func newWebhookView(w store.Webhook) webhookView {
 		URL:             w.URL,
 		EventTypes:      types,
 		Enabled:         w.Enabled,
-		DisabledReason:  w.DisabledReason,
+		DisabledReason:  nonEmpty(w.DisabledReason),
 		SignatureScheme: w.SignatureScheme,
 		CreatedAt:       jsonTime(w.CreatedAt),
 		UpdatedAt:       jsonTime(w.UpdatedAt),
@@ -79,7 +80,7 @@ func newWebhookStatsView(st store.WebhookStats) *webhookStatsView {
 		RecentAttempts: st.RecentAttempts,
 		P50LatencyMs:   st.P50.Milliseconds(),
 		P95LatencyMs:   st.P95.Milliseconds(),
-		LastError:      st.LastError,
+		LastError:      nonEmpty(st.LastError),
 		LastErrorAt:    jsonTime(st.LastErrorAt),
 	}
 }
@@ -118,8 +119,8 @@ func statsFields(st *webhookStatsView) [][2]string {
 			time.Duration(st.P50LatencyMs)*time.Millisecond, time.Duration(st.P95LatencyMs)*time.Millisecond, st.RecentAttempts)
 	}
 	lastErr := "-"
-	if st.LastError != "" {
-		lastErr = formatTime(time.Time(st.LastErrorAt)) + " " + st.LastError
+	if st.LastError != nil {
+		lastErr = formatTime(time.Time(st.LastErrorAt)) + " " + *st.LastError
 	}
 	return [][2]string{
 		{"deliveries", fmt.Sprintf("%d pending, %d retrying, %d delivering, %d succeeded, %d failed",
