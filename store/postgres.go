@@ -127,7 +127,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	}
 	if !schema.Valid {
 		sqldb.Close()
-		return nil, fmt.Errorf("database %s: no schema to use: search_path names no existing schema", where)
+		return nil, fmt.Errorf("database %s: no schema to use: search_path names no existing schema (create it first: CREATE SCHEMA …)", where)
 	}
 	db.pg.schema = schema.String
 	if err := db.migratePostgres(ctx); err != nil {
