@@ -46,10 +46,11 @@ func scriptParams(dir string) testscript.Params {
 
 // scriptCmds are the custom commands scripts can use besides fgwh.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"exits":    cmdExits,
-	"jsonenv":  cmdJSONEnv,
-	"lockdb":   cmdLockDB,
-	"unlockdb": cmdUnlockDB,
+	"exits":     cmdExits,
+	"jsonenv":   cmdJSONEnv,
+	"lockdb":    cmdLockDB,
+	"unlockdb":  cmdUnlockDB,
+	"quotemeta": cmdQuoteMeta,
 }
 
 // cmdExits runs a command and asserts its exact exit code:

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"regexp"
 	"sync"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -56,4 +57,19 @@ func cmdUnlockDB(ts *testscript.TestScript, neg bool, args []string) {
 	_, err := conn.ExecContext(context.Background(), "ROLLBACK")
 	ts.Check(err)
 	ts.Check(conn.Close())
+}
+
+// cmdQuoteMeta replaces each named environment variable's value with its
+// regexp.QuoteMeta form, so scripts can look for a value that holds
+// metacharacters, such as a token's base64 "+", with stdout:
+//
+//	quotemeta TOKEN
+//	! stdout $TOKEN
+func cmdQuoteMeta(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: quotemeta VAR...")
+	}
+	for _, name := range args {
+		ts.Setenv(name, regexp.QuoteMeta(ts.Getenv(name)))
+	}
 }
