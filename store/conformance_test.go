@@ -632,3 +632,20 @@ func TestDB_RescueExpired_ConcurrentRescuers(t *testing.T) {
 		}
 	})
 }
+
+func TestDB_Watch_PostgresPollsWhileItCannotListen(t *testing.T) {
+	b := setupPostgres(t)
+	db := b.open(t)
+	db.BreakListenForTest()
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	wake := db.Watch(ctx, time.Millisecond)
+	// Nothing is emitted: the wakes are the fallback's polls.
+	for i := range 3 {
+		select {
+		case <-wake:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("wake %d did not come while LISTEN was down", i+1)
+		}
+	}
+}

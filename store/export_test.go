@@ -14,3 +14,10 @@ func (db *DB) QueryIntForTest(ctx context.Context, query string) (int, error) {
 	err := db.sql.QueryRowContext(ctx, query).Scan(&n)
 	return n, err
 }
+
+// BreakListenForTest points Watch's LISTEN connections at a port where
+// nothing listens, as if the server could not be reached for them.
+func (db *DB) BreakListenForTest() {
+	db.pg.cfg.Host, db.pg.cfg.Port = "127.0.0.1", 1
+	db.pg.cfg.Fallbacks = nil
+}

@@ -323,13 +323,17 @@ const (
 	pgPingInterval = 5 * time.Second
 	// pgReconnectDelay is the least time between attempts to reconnect.
 	pgReconnectDelay = time.Second
+	// pgMinFallbackPoll is the least time between wakes while the LISTEN
+	// connection is down: each wake costs the caller a query to the server
+	// (and, when the server itself is down, a failed connection attempt).
+	pgMinFallbackPoll = 500 * time.Millisecond
 )
 
 // watchPostgres wakes on NOTIFY fgwh_due from any process using this
 // schema, heard on a dedicated connection. While that connection is down
-// it wakes every poll interval instead (the fallback: the caller then
-// looks for due work itself) and tries to reconnect every second or poll
-// interval, whichever is longer; after a reconnect it wakes once, for what
+// it wakes every poll interval (at least every 500 ms) instead, the
+// fallback: the caller then looks for due work itself; and it tries to
+// reconnect every second or poll interval, whichever is longer; after a reconnect it wakes once, for what
 // it may have missed. A quiet connection is pinged every 5 s (or poll
 // interval), which finds one that died silently.
 func (db *DB) watchPostgres(ctx context.Context, poll time.Duration) <-chan struct{} {
@@ -351,7 +355,7 @@ func (db *DB) watchPostgres(ctx context.Context, poll time.Duration) <-chan stru
 			if ctx.Err() != nil {
 				return
 			}
-			if !db.pg.fallBack(ctx, poll, wake) {
+			if !db.pg.fallBack(ctx, max(poll, pgMinFallbackPoll), wake) {
 				return
 			}
 		}
