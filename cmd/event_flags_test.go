@@ -1,0 +1,153 @@
+package cmd
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewCmdEventEmit(t *testing.T) {
+	t.Parallel()
+	ts := time.Date(2022, 10, 1, 6, 54, 29, 78_000_000, time.UTC)
+	tests := []struct {
+		name    string
+		args    []string
+		want    EventEmitOptions
+		wantErr string
+	}{
+		{"data", []string{"recording.imported", "--data", "recordingId=r1"},
+			EventEmitOptions{Type: "recording.imported", Payload: []byte(`{"type":"recording.imported","recordingId":"r1"}`)}, ""},
+		{"data in order, then data-json in order", []string{"device.updated", "--data", "z=1", "--data", "deviceId=d=2", "--data-json", `{ "b" : [1, {"c": null}], "a": 2.50 }`},
+			EventEmitOptions{Type: "device.updated", Payload: []byte(`{"type":"device.updated","z":"1","deviceId":"d=2","b":[1,{"c":null}],"a":2.50}`)}, ""},
+		{"strings are escaped, not HTML-escaped", []string{"event.created", "--data", "eventId=<a & \"b\">\n"},
+			EventEmitOptions{Type: "event.created", Payload: []byte(`{"type":"event.created","eventId":"<a & \"b\">\n"}`)}, ""},
+		{"empty value of another key", []string{"session.created", "--data", "sessionId=s", "--data", "note="},
+			EventEmitOptions{Type: "session.created", Payload: []byte(`{"type":"session.created","sessionId":"s","note":""}`)}, ""},
+		{"timestamp and key", []string{"session.created", "--data", "sessionId=s", "--timestamp", "2022-10-01T08:54:29.078+02:00", "--idempotency-key", "k1"},
+			EventEmitOptions{Type: "session.created", Payload: []byte(`{"type":"session.created","sessionId":"s"}`), Timestamp: ts, IdempotencyKey: "k1"}, ""},
+		{"file", []string{"--file", "events.jsonl"}, EventEmitOptions{File: "events.jsonl"}, ""},
+		{"stdin", []string{"--file", "-"}, EventEmitOptions{File: "-"}, ""},
+
+		{"no type", nil, EventEmitOptions{}, "needs an event type or --file"},
+		{"unknown type", []string{"recording.deleted"}, EventEmitOptions{}, `unknown event type "recording.deleted"`},
+		{"ping", []string{"ping", "--data", "webhookId=whk_1"}, EventEmitOptions{}, "ping cannot be emitted"},
+		{"required key missing", []string{"device.created", "--data", "id=1"}, EventEmitOptions{}, `device.created needs payload key "deviceId"`},
+		{"required key null", []string{"device.created", "--data-json", `{"deviceId":null}`}, EventEmitOptions{}, "must not be empty"},
+		{"data without =", []string{"device.created", "--data", "deviceId"}, EventEmitOptions{}, "want KEY=VALUE"},
+		{"data with empty key", []string{"device.created", "--data", "=d"}, EventEmitOptions{}, "the key is empty"},
+		{"invalid data-json", []string{"device.created", "--data-json", `{"deviceId":`}, EventEmitOptions{}, "not valid JSON"},
+		{"data-json array", []string{"device.created", "--data-json", `["deviceId"]`}, EventEmitOptions{}, "not a JSON object"},
+		{"data-json null", []string{"device.created", "--data-json", `null`}, EventEmitOptions{}, "not a JSON object"},
+		{"data-json not UTF-8", []string{"device.created", "--data-json", "{\"deviceId\":\"\xff\"}"}, EventEmitOptions{}, "not valid UTF-8"},
+		{"key twice across flags", []string{"device.created", "--data", "deviceId=a", "--data-json", `{"deviceId":"b"}`}, EventEmitOptions{}, `"deviceId" is given twice`},
+		{"key twice in data-json", []string{"device.created", "--data-json", `{"deviceId":"a","x":1,"x":2}`}, EventEmitOptions{}, `"x" is given twice`},
+		{"type as a key", []string{"device.created", "--data", "deviceId=a", "--data-json", `{"type":"device.created"}`}, EventEmitOptions{}, `payload key "type"`},
+		{"bad timestamp", []string{"device.created", "--data", "deviceId=a", "--timestamp", "2022-10-01"}, EventEmitOptions{}, "not an RFC 3339 time"},
+		{"empty idempotency key", []string{"device.created", "--data", "deviceId=a", "--idempotency-key", ""}, EventEmitOptions{}, "must not be empty"},
+		{"file and type", []string{"device.created", "--file", "f"}, EventEmitOptions{}, "not both"},
+		{"file and data", []string{"--file", "f", "--data", "a=b"}, EventEmitOptions{}, "--data cannot be used with --file"},
+		{"file and timestamp", []string{"--file", "f", "--timestamp", "2022-10-01T06:54:29Z"}, EventEmitOptions{}, "--timestamp cannot be used with --file"},
+		{"empty file name", []string{"--file", ""}, EventEmitOptions{}, "--file needs a file name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseFlags(t, newCmdEventEmit, tt.args, false)
+			checkErr(t, err, tt.wantErr)
+			if tt.wantErr != "" {
+				return
+			}
+			got.App = nil
+			if string(got.Payload) != string(tt.want.Payload) {
+				t.Fatalf("payload = %s, want %s", got.Payload, tt.want.Payload)
+			}
+			got.Payload, tt.want.Payload = nil, nil
+			if !reflect.DeepEqual(*got, tt.want) {
+				t.Fatalf("options = %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewCmdEventList(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		want    EventListOptions
+		wantErr string
+	}{
+		{"defaults", nil, EventListOptions{Limit: DefaultEventListLimit}, ""},
+		{"type and limit", []string{"--type", "ping", "--limit", "5"}, EventListOptions{Type: "ping", Limit: 5}, ""},
+		{"all", []string{"--limit", "0"}, EventListOptions{Limit: 0}, ""},
+		{"negative", []string{"--limit", "-1"}, EventListOptions{}, "--limit must be 0"},
+		{"unknown type", []string{"--type", "x"}, EventListOptions{}, `unknown event type "x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseFlags(t, newCmdEventList, tt.args, false)
+			checkErr(t, err, tt.wantErr)
+			if tt.wantErr != "" {
+				return
+			}
+			got.App = nil
+			if !reflect.DeepEqual(*got, tt.want) {
+				t.Fatalf("options = %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadEventLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		file     string
+		payloads []string
+		wantLine int
+		wantErr  string
+	}{
+		{"blank lines, CRLF and a BOM", "\xef\xbb\xbf{\"type\":\"device.created\",\"payload\":{\"deviceId\":\"d\"}}\r\n\n  \n{\"payload\":{\"eventId\":\"e\",\"n\":[1, 2]},\"type\":\"event.created\"}",
+			[]string{`{"type":"device.created","deviceId":"d"}`, `{"type":"event.created","eventId":"e","n":[1,2]}`}, 0, ""},
+		{"escaped key names", `{"t\u0079pe":"device.created","payload":{"device\u0049d":"d"}}`,
+			[]string{`{"type":"device.created","device\u0049d":"d"}`}, 0, ""},
+		{"unknown field", "\n{\"type\":\"device.created\",\"Payload\":{}}", nil, 2, `unknown field "Payload"`},
+		{"field twice", `{"type":"device.created","type":"device.created","payload":{"deviceId":"d"}}`, nil, 1, `"type" is given twice`},
+		{"type not a string", `{"type":1}`, nil, 1, `"type" must be a string`},
+		{"no type", `{"payload":{"deviceId":"d"}}`, nil, 1, `"type" is missing`},
+		{"not an object", `[1]`, nil, 1, "not a JSON object"},
+		{"two values", `{"type":"device.created","payload":{"deviceId":"d"}}{}`, nil, 1, "unexpected data after the JSON object"},
+		{"broken", "{\"type\":\"device.created\",\"payload\":{\"deviceId\":\"d\"}}\n{\"type\":", nil, 2, "not valid JSON"},
+		{"not UTF-8", "{\"type\":\"device.created\",\"payload\":{\"deviceId\":\"\xff\"}}", nil, 1, "not valid UTF-8"},
+		{"empty key", `{"type":"device.created","payload":{"deviceId":"d"},"idempotencyKey":""}`, nil, 1, "idempotencyKey must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			evs, err := readEventLines(strings.NewReader(tt.file))
+			if tt.wantErr != "" {
+				le, ok := err.(*lineError)
+				if !ok {
+					t.Fatalf("error %v (%T), want a *lineError", err, err)
+				}
+				if le.line != tt.wantLine {
+					t.Fatalf("error names line %d, want %d", le.line, tt.wantLine)
+				}
+				checkErr(t, usagef("%v", le.err), tt.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range evs {
+				got = append(got, string(e.Payload))
+			}
+			if !reflect.DeepEqual(got, tt.payloads) {
+				t.Fatalf("payloads = %q, want %q", got, tt.payloads)
+			}
+		})
+	}
+}
