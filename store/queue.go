@@ -77,15 +77,25 @@ type due struct {
 	next int64
 }
 
-// dueIDs walks the enabled webhooks and seeks each one's earliest due
-// deliveries on the deliveries_due index, so the cost follows the number of
-// webhooks, not the backlog of a dead one.
+// dueScanFactor bounds dueIDs' first pass: it reads at most this many due
+// deliveries per delivery it may claim.
+const dueScanFactor = 4
+
+// dueIDs picks the earliest due deliveries of enabled webhooks, at most
+// p.PerWebhook - p.InFlight[w] from each webhook w. It first reads due
+// deliveries in due order on the deliveries_due_at index, skipping those of
+// disabled or capped webhooks, so a claim costs what it claims. When that
+// pass is cut short by a backlog of skipped deliveries (a dead webhook's at
+// the front), it walks the enabled webhooks and seeks each one's earliest
+// due deliveries on the deliveries_due index, so the cost follows the number
+// of webhooks, not the backlog of a dead one.
 func (db *DB) dueIDs(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhooks WHERE enabled = 1`)
 	if err != nil {
 		return nil, err
 	}
 	var hooks []string
+	enabled := map[string]bool{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
@@ -93,10 +103,14 @@ func (db *DB) dueIDs(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]string, 
 			return nil, err
 		}
 		hooks = append(hooks, id)
+		enabled[id] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if ids, ok, err := db.dueInOrder(ctx, tx, p, enabled); err != nil || ok {
+		return ids, err
 	}
 	stmt, err := tx.PrepareContext(ctx, `SELECT id, next_attempt_at FROM deliveries
 		WHERE webhook_id = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ?
@@ -141,6 +155,41 @@ func (db *DB) dueIDs(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]string, 
 		ids[i] = c.id
 	}
 	return ids, nil
+}
+
+// dueInOrder is dueIDs' first pass. ok is false when it read its bound of
+// due deliveries without filling the claim.
+func (db *DB) dueInOrder(ctx context.Context, tx *sql.Tx, p ClaimParams, enabled map[string]bool) (ids []string, ok bool, err error) {
+	scan := dueScanFactor * p.Limit
+	rows, err := tx.QueryContext(ctx, `SELECT id, webhook_id FROM deliveries INDEXED BY deliveries_due_at
+		WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?
+		ORDER BY next_attempt_at LIMIT ?`, ms(p.Now), scan)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	taken := map[string]int{}
+	read := 0
+	for rows.Next() {
+		read++
+		var id, hook string
+		if err := rows.Scan(&id, &hook); err != nil {
+			return nil, false, err
+		}
+		if !enabled[hook] || (p.PerWebhook > 0 && p.InFlight[hook]+taken[hook] >= p.PerWebhook) {
+			continue
+		}
+		taken[hook]++
+		ids = append(ids, id)
+		if len(ids) == p.Limit {
+			return ids, true, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	// Fewer rows than the bound: every due delivery was considered.
+	return ids, read < scan, nil
 }
 
 // markClaimed leases ids to p.Owner and returns them ready to send.
