@@ -31,7 +31,7 @@ var (
 )
 
 // fgwhBinary builds fgwh into a temporary directory once.
-func fgwhBinary(t *testing.T) string {
+func fgwhBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "fgwh-bin-")
