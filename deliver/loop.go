@@ -49,6 +49,14 @@ const (
 	// onceMaxStoreErrors makes --once give up after this many store
 	// failures in a row instead of retrying forever in a CI step.
 	onceMaxStoreErrors = 10
+	// aheadFactor × concurrency deliveries may be claimed and not yet back,
+	// so that each transaction records and claims about concurrency of
+	// them while the workers stay busy with the rest: batches that small
+	// cost a commit per few deliveries and halve throughput (DESIGN.md).
+	aheadFactor = 4
+	// recordLinger is the longest an outcome waits for others to be
+	// recorded with it while the workers have other work.
+	recordLinger = 2 * time.Millisecond
 	// releaseTimeout bounds the store calls made after an abort.
 	releaseTimeout = 5 * time.Second
 )
@@ -129,6 +137,7 @@ type Loop struct {
 	now         func() time.Time
 	owner       string
 	concurrency int
+	capacity    int // most deliveries claimed and not yet back
 	perWebhook  int
 	lease       time.Duration
 	extendEvery time.Duration
@@ -190,10 +199,11 @@ func NewLoop(cfg Config) *Loop {
 	}
 	l.extendEvery = l.lease / 4
 	l.rescueEvery = l.lease / 4
-	l.queue = make(chan store.Claimed, l.concurrency)
-	// Workers never wait to hand back an outcome: at most 2×concurrency
-	// deliveries are outstanding.
-	l.results = make(chan result, 2*l.concurrency)
+	l.capacity = aheadFactor * l.concurrency
+	// Neither the loop nor the workers ever wait on these channels: at
+	// most capacity deliveries are outstanding.
+	l.queue = make(chan store.Claimed, l.capacity)
+	l.results = make(chan result, l.capacity)
 	l.inFlight = map[string]int{}
 	l.claimWanted = true
 	l.workersDone = make(chan struct{})
@@ -310,36 +320,74 @@ func (l *Loop) Run(ctx context.Context) error {
 		if l.cfg.Once && err == nil && l.Idle() {
 			return l.Shutdown()
 		}
-		// Sleep until a worker hands back an outcome, another process
-		// commits, the next delivery or lease is due, or ctx ends.
-		wait := time.Duration(-1)
-		if backoff > 0 {
-			wait = backoff
-		} else if !l.nextWake.IsZero() {
-			wait = max(l.nextWake.Sub(l.now()), 0)
+		watch = l.sleep(ctx, watch, timer, backoff)
+	}
+}
+
+// sleep waits for a reason to run another iteration: another process
+// committed (watch), the next delivery or lease is due, the store backoff
+// is over, ctx ended, or enough outcomes are waiting. Outcomes are
+// batched: they wait up to recordLinger for company while the workers
+// still have claimed deliveries queued, so one transaction records many.
+func (l *Loop) sleep(ctx context.Context, watch <-chan struct{}, timer *time.Timer, backoff time.Duration) <-chan struct{} {
+	var deadline, lingerUntil time.Time
+	if backoff > 0 {
+		deadline = time.Now().Add(backoff)
+	} else if !l.nextWake.IsZero() {
+		deadline = time.Now().Add(max(l.nextWake.Sub(l.now()), 0))
+	}
+	for {
+		if backoff == 0 && l.ready() {
+			return watch
 		}
-		if wait >= 0 {
-			timer.Reset(wait)
+		if len(l.pending) > 0 && lingerUntil.IsZero() {
+			lingerUntil = time.Now().Add(recordLinger)
+		}
+		until := deadline
+		if backoff == 0 && !lingerUntil.IsZero() && (until.IsZero() || lingerUntil.Before(until)) {
+			until = lingerUntil
+		}
+		if until.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(max(time.Until(until), 0))
 		}
 		select {
 		case <-ctx.Done():
+			return watch
 		case r := <-l.results:
 			l.take(r)
 		case _, ok := <-watch:
 			if !ok {
+				// A store without change notifications: rely on NextWake.
 				watch = nil
+				continue
 			}
 			l.claimWanted = true
+			if backoff == 0 {
+				return watch
+			}
 		case <-timer.C:
-			l.claimWanted = true
-		}
-		if wait >= 0 && !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
+			now := time.Now()
+			if !deadline.IsZero() && !now.Before(deadline) {
+				l.claimWanted = true
+				return watch
+			}
+			if backoff == 0 && !lingerUntil.IsZero() && !now.Before(lingerUntil) {
+				return watch
 			}
 		}
 	}
+}
+
+// ready reports whether waiting outcomes should be recorded now: many are
+// waiting, all are back, or the workers ran out of queued deliveries while
+// more are due.
+func (l *Loop) ready() bool {
+	if len(l.pending) == 0 {
+		return false
+	}
+	return len(l.pending) >= l.concurrency || l.outstanding == 0 || (l.claimWanted && len(l.queue) == 0)
 }
 
 // Idle reports whether the last iteration found nothing due and nothing is
@@ -411,7 +459,7 @@ func (l *Loop) RunOnce(ctx context.Context) error {
 		// --once must see a claim come back empty before it stops.
 		l.claimWanted = true
 	}
-	limit := 2*l.concurrency - l.outstanding
+	limit := l.capacity - l.outstanding
 	if l.claimWanted && limit > 0 {
 		inFlight := make(map[string]int, len(l.inFlight))
 		for k, v := range l.inFlight {

@@ -129,6 +129,31 @@ func TestDB_Watch_WakesOnEmitFromAnotherHandle(t *testing.T) {
 	})
 }
 
+// TestDB_Watch_SeesEveryCommit: commits in quick succession, within one
+// tick of the file clock, each wake the watcher; none waits for the
+// one-second recheck.
+func TestDB_Watch_SeesEveryCommit(t *testing.T) {
+	b := setup(t)
+	b.webhook(t, "a", "recording.imported")
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	wake := b.db.Watch(ctx, 2*time.Millisecond)
+	other := b.open(t)
+	ev := store.NewEvent{Type: "recording.imported", Payload: []byte(`{"type":"recording.imported","recordingId":"r"}`)}
+	for i := range 50 {
+		if _, err := other.EmitEvents(b.ctx, []store.NewEvent{ev}, t0); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-wake:
+		case <-time.After(500 * time.Millisecond):
+			if i > 0 {
+				t.Fatalf("commit %d did not wake the watcher within 500ms", i+1)
+			}
+		}
+	}
+}
+
 func TestDB_Watch_PostgresClosesWithTheDB(t *testing.T) {
 	b := setupPostgres(t)
 	db := b.open(t)

@@ -198,9 +198,12 @@ func (db *DB) markClaimed(ctx context.Context, tx *sql.Tx, p ClaimParams, ids []
 	for _, id := range ids {
 		args = append(args, id)
 	}
+	// The unary + keeps SQLite from searching deliveries_status_created_at
+	// for every pending row (the whole backlog) instead of the ids'
+	// primary key: 10 ms instead of 0.1 ms a claim at 20,000 pending.
 	rows, err := tx.QueryContext(ctx, db.rebind(`UPDATE deliveries
 		SET status = 'delivering', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?
-		WHERE id IN (`+placeholders(len(ids))+`) AND status IN ('pending', 'retrying')
+		WHERE id IN (`+placeholders(len(ids))+`) AND +status IN ('pending', 'retrying')
 		RETURNING id, attempts, manual`), args...)
 	if err != nil {
 		return nil, err
@@ -593,39 +596,14 @@ func (db *DB) NextWake(ctx context.Context) (t time.Time, ok bool, err error) {
 
 // Watch returns a channel that receives a value (coalesced, never blocking
 // the watcher) soon after another process commits a change that may make
-// deliveries due. On SQLite it polls PRAGMA data_version every poll
-// interval, which costs microseconds and sees every other connection's
-// commit. The channel closes when ctx ends.
+// deliveries due. On SQLite it reads PRAGMA data_version, which sees every
+// other connection's commit, when the WAL file changes (watch_sqlite.go).
+// The channel closes when ctx ends.
 func (db *DB) Watch(ctx context.Context, poll time.Duration) <-chan struct{} {
 	if db.dialect == Postgres {
 		return db.watchPostgres(ctx, poll)
 	}
-	ch := make(chan struct{}, 1)
-	go func() {
-		defer close(ch)
-		t := time.NewTicker(poll)
-		defer t.Stop()
-		var last int64 = -1
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			var v int64
-			if err := db.sql.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
-				continue
-			}
-			if last >= 0 && v != last {
-				select {
-				case ch <- struct{}{}:
-				default:
-				}
-			}
-			last = v
-		}
-	}()
-	return ch
+	return db.watchSQLite(ctx, poll)
 }
 
 // notifyDue tells other processes' watchers that deliveries may be due.
