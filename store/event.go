@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -115,16 +116,18 @@ func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]
 				out[i].Event = seen[ne.IdempotencyKey]
 			}
 		}
-		nowArg := any(ms(now))
-		err = db.insertMany(ctx, tx, `INSERT INTO events (id, type, timestamp, payload, idempotency_key, created_at) VALUES `, 6, len(news),
+		// now is the same for every row: written into the statement as a
+		// literal, it is not bound a million times.
+		nowLit := strconv.FormatInt(ms(now), 10)
+		err = db.insertMany(ctx, tx, `INSERT INTO events (id, type, timestamp, payload, idempotency_key, created_at) VALUES `, 5, len(news),
 			func(j int, row []any) {
 				e := out[news[j]].Event
 				var key any
 				if e.IdempotencyKey != "" {
 					key = e.IdempotencyKey
 				}
-				row[0], row[1], row[2], row[3], row[4], row[5] = e.ID, e.Type, ms(e.Timestamp), string(e.Payload), key, nowArg
-			})
+				row[0], row[1], row[2], row[3], row[4] = e.ID, e.Type, ms(e.Timestamp), string(e.Payload), key
+			}, nowLit)
 		if err != nil {
 			return err
 		}
@@ -132,7 +135,7 @@ func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]
 		// The rows are produced in order: j walks events, k their targets.
 		j, k := 0, 0
 		var evID, evType any
-		err = db.insertMany(ctx, tx, `INSERT INTO deliveries (id, webhook_id, event_id, event_type, created_at, next_attempt_at, status) VALUES `, 6, total,
+		err = db.insertMany(ctx, tx, `INSERT INTO deliveries (id, webhook_id, event_id, event_type, created_at, next_attempt_at, status) VALUES `, 4, total,
 			func(n int, row []any) {
 				for k == len(targets[news[j]]) {
 					j, k = j+1, 0
@@ -142,9 +145,9 @@ func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]
 				if evID == nil {
 					evID, evType = out[i].Event.ID, out[i].Event.Type
 				}
-				row[0], row[1], row[2], row[3], row[4], row[5] = dlIDs[n], targets[i][k], evID, evType, nowArg, nowArg
+				row[0], row[1], row[2], row[3] = dlIDs[n], targets[i][k], evID, evType
 				k++
-			}, "'pending'")
+			}, nowLit, nowLit, "'pending'")
 		if err != nil {
 			return err
 		}
@@ -290,10 +293,7 @@ func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, cols int,
 
 // sortedIDs returns n new ids with prefix, in ascending order.
 func sortedIDs(prefix string, n int) []string {
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = newID(prefix)
-	}
+	ids := newIDs(prefix, n)
 	slices.Sort(ids)
 	return ids
 }

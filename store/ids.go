@@ -39,6 +39,32 @@ func newID(prefix string) string {
 	return string(b)
 }
 
+// newIDs returns n ids as newID makes them, reading crypto/rand in large
+// blocks: a bulk emit makes hundreds of thousands.
+func newIDs(prefix string, n int) []string {
+	ids := make([]string, n)
+	id := make([]byte, 0, len(prefix)+idLen)
+	var buf [4096]byte
+	used := len(buf)
+	for i := range ids {
+		id = append(id[:0], prefix...)
+		for len(id) < cap(id) {
+			if used == len(buf) {
+				rand.Read(buf[:])
+				used = 0
+			}
+			c := buf[used]
+			used++
+			if c >= 248 {
+				continue
+			}
+			id = append(id, base62[c%62])
+		}
+		ids[i] = string(id)
+	}
+	return ids
+}
+
 // NewToken returns a webhook token: "whsec_" and the standard base64 of 32
 // bytes from crypto/rand, the secret form Standard Webhooks uses.
 func NewToken() string {
