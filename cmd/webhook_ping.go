@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/fgwh/fgwh/deliver"
 	"github.com/fgwh/fgwh/store"
 	"github.com/spf13/cobra"
 )
@@ -13,6 +15,10 @@ import (
 type WebhookPingOptions struct {
 	App *App
 	ID  string
+	// Wait delivers the ping at once and prints the outcome (webhook_ping_wait.go).
+	Wait         bool
+	Timeout      time.Duration
+	AllowPrivate bool
 }
 
 func newCmdWebhookPing(app *App, runF func(*WebhookPingOptions) error) *cobra.Command {
@@ -22,17 +28,32 @@ func newCmdWebhookPing(app *App, runF func(*WebhookPingOptions) error) *cobra.Co
 		Short: "Send a test notification to one webhook",
 		Long: `Emit a ping event whose only delivery is to this webhook, whatever it
 subscribes to. Its payload is {"type":"ping","webhookId":"<id>"}. The
-webhook must be enabled. "fgwh deliver" sends it like any other delivery.`,
-		Example: "  fgwh webhook ping whk_0123456789abcdef",
-		Args:    exactArgs(1, "a webhook id"),
+webhook must be enabled. "fgwh deliver" sends it like any other delivery.
+
+With --wait, ping sends it at once itself and prints the attempt's outcome:
+status, HTTP status code, latency and error. It exits 0 when the receiver
+answered 2xx and 1 otherwise, so it works as a health check; a failed ping
+is retried by "fgwh deliver" like any delivery.`,
+		Example: `  fgwh webhook ping whk_0123456789abcdef
+  fgwh webhook ping whk_0123456789abcdef --wait --timeout 2s`,
+		Args: exactArgs(1, "a webhook id"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ID = args[0]
+			if opts.Timeout <= 0 {
+				return usagef("invalid --timeout %s: must be positive", opts.Timeout)
+			}
+			if !c.Flags().Changed("allow-private-networks") && app.Getenv("FGWH_ALLOW_PRIVATE_NETWORKS") == "1" {
+				opts.AllowPrivate = true
+			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return webhookPingRun(c.Context(), opts)
 		},
 	}
+	c.Flags().BoolVar(&opts.Wait, "wait", false, "deliver the ping now and print the outcome (exit 1 if it failed)")
+	c.Flags().DurationVar(&opts.Timeout, "timeout", deliver.DefaultTimeout, "with --wait: time limit of the attempt")
+	c.Flags().BoolVar(&opts.AllowPrivate, "allow-private-networks", false, "with --wait: allow loopback and private addresses (env FGWH_ALLOW_PRIVATE_NETWORKS=1)")
 	return c
 }
 
@@ -49,6 +70,9 @@ func webhookPingRun(ctx context.Context, opts *WebhookPingOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if opts.Wait {
+		return pingWait(ctx, opts, p)
 	}
 	return printPing(opts.App, p)
 }

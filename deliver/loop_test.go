@@ -823,3 +823,42 @@ func TestLoop_Run_WakesOnEmit(t *testing.T) {
 		t.Fatalf("counts %v", counts)
 	}
 }
+
+// TestLoop_DeliverNow: one delivery is attempted at once, whenever it is
+// due, and recorded; a finished one cannot be.
+func TestLoop_DeliverNow(t *testing.T) {
+	t.Parallel()
+	b := setupLoop(t)
+	rc := newReceiver(t, status(503))
+	b.webhook(t, rc.URL, store.CreateWebhookParams{})
+	em := b.emit(t, 2)
+	l := b.start(t)
+	ds, _ := b.db.ListDeliveries(b.ctx, store.ListDeliveriesParams{EventID: em[0].Event.ID})
+	id := ds[0].ID
+	b.clock.Add(-time.Hour) // not due yet
+	a, ok, err := l.DeliverNow(b.ctx, id)
+	if err != nil || !ok {
+		t.Fatalf("DeliverNow: %v %v", ok, err)
+	}
+	if a.DeliveryID != id || a.Number != 1 || a.Status != store.StatusRetrying || a.Outcome.StatusCode != 503 ||
+		a.Outcome.ErrorCode != ErrCodeHTTPStatus || a.Lost {
+		t.Fatalf("attempt %+v", a)
+	}
+	d := b.delivery(t, id)
+	if d.Status != store.StatusRetrying || len(d.AttemptLog) != 1 || len(rc.got()) != 1 {
+		t.Fatalf("delivery %+v, %d requests", d, len(rc.got()))
+	}
+	if counts, _ := b.db.QueueCounts(b.ctx); counts[store.StatusPending] != 1 {
+		t.Fatalf("the other delivery was touched: %v", counts)
+	}
+	// A delivery another process holds is left alone.
+	if _, err := b.db.RetryDeliveries(b.ctx, []string{id}, b.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.ClaimDeliveries(b.ctx, store.ClaimParams{Owner: "other", Now: b.clock.Now(), Lease: time.Minute, Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := l.DeliverNow(b.ctx, id); ok || err != nil {
+		t.Fatalf("claimed a delivery another owner holds (%v)", err)
+	}
+}

@@ -409,3 +409,36 @@ func TestDB_RetryAndAutoDisable(t *testing.T) {
 		}
 	})
 }
+
+func TestDB_ClaimDelivery(t *testing.T) {
+	b := setup(t)
+	w := b.webhook(t, "a", "recording.imported")
+	em := b.emit(t, "recording.imported", 2)
+	ds, _ := b.db.ListDeliveries(b.ctx, store.ListDeliveriesParams{EventID: em[0].Event.ID})
+	id := ds[0].ID
+	// Claimed at once, whatever its due time.
+	p := store.ClaimOneParams{ID: id, Owner: "ping", Now: t0.Add(-time.Hour), Lease: time.Minute}
+	c, ok, err := b.db.ClaimDelivery(b.ctx, p)
+	if err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if c.ID != id || c.Attempt != 1 || c.URL != w.URL || string(c.Payload) != `{"type":"recording.imported","recordingId":"r"}` {
+		t.Fatalf("claimed %+v", c)
+	}
+	// Not twice; the other delivery is untouched.
+	if _, ok, err := b.db.ClaimDelivery(b.ctx, p); ok || err != nil {
+		t.Fatalf("claimed twice (%v)", err)
+	}
+	counts, _ := b.db.QueueCounts(b.ctx)
+	if counts[store.StatusDelivering] != 1 || counts[store.StatusPending] != 1 {
+		t.Fatalf("counts %v", counts)
+	}
+	// Not for a disabled webhook.
+	if _, err := b.db.SetWebhookEnabled(b.ctx, w.ID, false, "off", t0); err != nil {
+		t.Fatal(err)
+	}
+	ds, _ = b.db.ListDeliveries(b.ctx, store.ListDeliveriesParams{EventID: em[1].Event.ID})
+	if _, ok, err := b.db.ClaimDelivery(b.ctx, store.ClaimOneParams{ID: ds[0].ID, Owner: "ping", Now: t0, Lease: time.Minute}); ok || err != nil {
+		t.Fatalf("claimed a disabled webhook's delivery (%v)", err)
+	}
+}
