@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -43,10 +44,27 @@ func TestSoak_Drain(t *testing.T) {
 	var stderr lineCounter
 	cmd.Stderr = &stderr
 	start = time.Now()
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Sample the process's memory and the WAL's size as the drain goes, to
+	// tell a leak (RSS growing with deliveries sent) from a plateau.
+	samples := make(chan []soakSample, 1)
+	stop := make(chan struct{})
+	go func() { samples <- sampleSoak(cmd.Process.Pid, b.path, rc, stop) }()
+	err = cmd.Wait()
+	close(stop)
+	timeline := <-samples
+	if err != nil {
 		t.Fatalf("deliver: %v\n%s", err, stderr.tail.String())
 	}
 	elapsed := time.Since(start)
+	step := max(1, len(timeline)/10)
+	for i := 0; i < len(timeline); i += step {
+		sm := timeline[i]
+		t.Logf("  at %6v: %6d received, RSS %6.1f MiB (anonymous %6.1f, files %6.1f), WAL %6.1f MiB", sm.at.Round(100*time.Millisecond), sm.received,
+			float64(sm.rssKiB)/1024, float64(sm.anonKiB)/1024, float64(sm.fileKiB)/1024, float64(sm.walBytes)/(1<<20))
+	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if c := b.counts(t); c[store.StatusSucceeded] != n {
 		t.Fatalf("queue counts %v, want %d succeeded", c, n)
@@ -90,4 +108,51 @@ func (w *lineCounter) Write(p []byte) (int, error) {
 		w.tail.Write(rest)
 	}
 	return len(p), nil
+}
+
+// soakSample is one look at the deliver process during the drain.
+type soakSample struct {
+	at       time.Duration
+	received int
+	rssKiB   int64
+	anonKiB  int64 // RssAnon: heap, SQLite's page cache
+	fileKiB  int64 // RssFile + RssShmem: mapped files, the WAL index
+	walBytes int64
+}
+
+// sampleSoak samples pid's VmRSS and the WAL's size every 250 ms until stop.
+func sampleSoak(pid int, db string, rc *keyReceiver, stop <-chan struct{}) []soakSample {
+	var out []soakSample
+	start := time.Now()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return out
+		case <-tick.C:
+		}
+		sm := soakSample{at: time.Since(start), received: rc.received()}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				name, v, ok := strings.Cut(line, ":")
+				if !ok {
+					continue
+				}
+				kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				switch name {
+				case "VmRSS":
+					sm.rssKiB = kib
+				case "RssAnon":
+					sm.anonKiB = kib
+				case "RssFile", "RssShmem":
+					sm.fileKiB += kib
+				}
+			}
+		}
+		if fi, err := os.Stat(db + "-wal"); err == nil {
+			sm.walBytes = fi.Size()
+		}
+		out = append(out, sm)
+	}
 }
