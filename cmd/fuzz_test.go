@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -284,4 +285,36 @@ func sameJSON(a, b []byte) bool {
 		return false
 	}
 	return reflect.DeepEqual(va, vb)
+}
+
+// FuzzParseAge checks --older-than and --since ages: an accepted age is not
+// negative and reads back the same from its Go duration form; --since never
+// panics and an age gives now minus that age. A refusal is a usage error.
+func FuzzParseAge(f *testing.F) {
+	now := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseAge("--older-than", s)
+		if err != nil {
+			if code := exitCode(err); code != ExitUsage {
+				t.Fatalf("parseAge(%q): exit code %d (%v), want %d", s, code, err, ExitUsage)
+			}
+		} else {
+			if d < 0 {
+				t.Fatalf("parseAge(%q) = %v, negative", s, d)
+			}
+			if again, err := parseAge("--older-than", d.String()); err != nil || again != d {
+				t.Fatalf("parseAge(%q) = %v, but parseAge(%q) = %v, %v", s, d, d.String(), again, err)
+			}
+		}
+		since, err := parseSince(s, now)
+		if err != nil {
+			if code := exitCode(err); code != ExitUsage {
+				t.Fatalf("parseSince(%q): exit code %d (%v), want %d", s, code, err, ExitUsage)
+			}
+			return
+		}
+		if since.Location() != time.UTC {
+			t.Fatalf("parseSince(%q) = %v, not UTC", s, since)
+		}
+	})
 }
