@@ -115,6 +115,13 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "fgwh"
 	}
+	// pgx prepares every statement, and after five runs PostgreSQL may switch
+	// to a generic plan that ignores the values: for the claim's "due before
+	// now, LIMIT n" that is a scan of the whole backlog instead of n index
+	// entries. Planning each run costs a fraction of a millisecond.
+	if cfg.RuntimeParams["plan_cache_mode"] == "" {
+		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	sqldb := stdlib.OpenDB(*cfg)
 	sqldb.SetMaxOpenConns(DefaultPostgresMaxConns)
 	sqldb.SetMaxIdleConns(DefaultPostgresMaxIdleConns)
@@ -228,51 +235,156 @@ func (db *DB) checkVersion(version, known int) error {
 // payload is the schema whose deliveries may be due.
 const pgChannel = "fgwh_due"
 
-// claimPostgresQuery is ClaimDeliveries in one statement. For each enabled
-// webhook it seeks the earliest due deliveries on deliveries_due, at most
-// the webhook's room under the per-webhook cap, skipping rows another
-// claimer has locked (FOR UPDATE SKIP LOCKED), so concurrent claimers never
-// take one row twice and never wait on each other. The earliest $5 of those
-// are leased and returned with what sending needs.
-//
-// $1 now, $2 per-webhook cap (0: none), $3/$4 the caller's in-flight count
-// per webhook, $5 limit, $6 owner, $7 lease expiry.
-const claimPostgresQuery = `WITH inflight AS (
-	SELECT * FROM unnest($3::text[], $4::int[]) AS f (webhook_id, n)
-), hooks AS (
-	SELECT w.id, CASE WHEN $2::int > 0 THEN LEAST($5::int, $2::int - coalesce(f.n, 0)) ELSE $5::int END AS room
-	FROM webhooks w LEFT JOIN inflight f ON f.webhook_id = w.id
-	WHERE w.enabled = 1
-), picked AS MATERIALIZED (
-	SELECT d.id, d.next_attempt_at
-	FROM hooks h CROSS JOIN LATERAL (
-		SELECT id, next_attempt_at FROM deliveries
-		WHERE webhook_id = h.id AND status IN ('pending', 'retrying') AND next_attempt_at <= $1
-		ORDER BY next_attempt_at
-		LIMIT GREATEST(h.room, 0)
-		FOR UPDATE SKIP LOCKED
-	) d
-	ORDER BY d.next_attempt_at
-	LIMIT $5
-)
-UPDATE deliveries d
-SET status = 'delivering', attempts = d.attempts + 1, lease_owner = $6, lease_expires_at = $7
-FROM picked p, webhooks w, events e
-WHERE d.id = p.id AND w.id = d.webhook_id AND e.id = d.event_id AND d.status IN ('pending', 'retrying')
-RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.manual, p.next_attempt_at,
-	w.url, w.token, w.previous_token, w.previous_token_expires_at, w.signature_scheme, e.timestamp, e.payload`
-
+// claimPostgres is ClaimDeliveries on PostgreSQL, in one transaction. It
+// picks due deliveries as dueIDs does on SQLite: first in due order on
+// deliveries_due_at, skipping disabled and capped webhooks, so a claim
+// costs what it claims; and when a backlog of skipped deliveries cuts that
+// pass short, by walking the enabled webhooks (pgDueWalk). Both lock what
+// they pick with FOR UPDATE SKIP LOCKED, so concurrent claimers never take
+// one row twice and never wait on each other. One UPDATE then leases the
+// picked rows and returns what sending needs.
 func (db *DB) claimPostgres(ctx context.Context, p ClaimParams) ([]Claimed, error) {
+	var out []Claimed
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		// Every step is an index seek or an ordered index range. Before
+		// autovacuum has analyzed a freshly filled table, the planner may
+		// instead sort the whole backlog (23 ms instead of 0.1 ms at 20,000
+		// due): leave it no other choice.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`); err != nil {
+			return err
+		}
+		ids, ok, err := db.pgDueInOrder(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if ids, err = db.pgDueWalk(ctx, tx, p); err != nil {
+				return err
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		out, err = db.pgMarkClaimed(ctx, tx, p, ids)
+		return err
+	})
+	if err != nil {
+		return nil, db.wrap(fmt.Errorf("claim deliveries: %w", err))
+	}
+	return out, nil
+}
+
+// pgDueInOrder is the first pass: it locks up to dueScanFactor × p.Limit
+// due deliveries in due order and keeps those of enabled webhooks within
+// their cap. ok is false when it read its bound without filling the claim.
+// The rows it locks and does not keep stay locked until the claim commits;
+// as a lock is a write on PostgreSQL, it reads only p.Limit rows when no
+// webhook's cap can bind.
+func (db *DB) pgDueInOrder(ctx context.Context, tx *sql.Tx, p ClaimParams) (ids []string, ok bool, err error) {
+	scan := dueScanFactor * p.Limit
+	if capFree(p) {
+		scan = p.Limit
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, w.enabled FROM (
+			SELECT id, webhook_id, next_attempt_at FROM deliveries
+			WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $1
+			ORDER BY next_attempt_at LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		) d JOIN webhooks w ON w.id = d.webhook_id
+		ORDER BY d.next_attempt_at`, ms(p.Now), scan)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	taken := map[string]int{}
+	read := 0
+	for rows.Next() {
+		read++
+		var id, hook string
+		var enabled int
+		if err := rows.Scan(&id, &hook, &enabled); err != nil {
+			return nil, false, err
+		}
+		if enabled != 1 || (p.PerWebhook > 0 && p.InFlight[hook]+taken[hook] >= p.PerWebhook) || len(ids) == p.Limit {
+			continue
+		}
+		taken[hook]++
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	// Fewer rows than the bound: every due delivery nobody else holds was considered.
+	return ids, len(ids) == p.Limit || read < scan, nil
+}
+
+// capFree reports whether p.PerWebhook leaves every webhook room for a
+// whole claim.
+func capFree(p ClaimParams) bool {
+	if p.PerWebhook <= 0 {
+		return true
+	}
+	most := 0
+	for _, n := range p.InFlight {
+		most = max(most, n)
+	}
+	return p.PerWebhook-most >= p.Limit
+}
+
+// pgDueWalk is the second pass: for each enabled webhook it seeks the
+// earliest due deliveries on deliveries_due, at most the webhook's room
+// under the cap, and keeps the earliest p.Limit of them.
+func (db *DB) pgDueWalk(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]string, error) {
 	hooks := make([]string, 0, len(p.InFlight))
 	counts := make([]int32, 0, len(p.InFlight))
 	for h, n := range p.InFlight {
 		hooks = append(hooks, h)
 		counts = append(counts, int32(n))
 	}
-	rows, err := db.sql.QueryContext(ctx, claimPostgresQuery,
-		ms(p.Now), p.PerWebhook, hooks, counts, p.Limit, p.Owner, ms(p.Now.Add(p.Lease)))
+	rows, err := tx.QueryContext(ctx, `WITH inflight AS (
+			SELECT * FROM unnest($3::text[], $4::int[]) AS f (webhook_id, n)
+		), hooks AS (
+			SELECT w.id, CASE WHEN $2::int > 0 THEN LEAST($5::int, $2::int - coalesce(f.n, 0)) ELSE $5::int END AS room
+			FROM webhooks w LEFT JOIN inflight f ON f.webhook_id = w.id
+			WHERE w.enabled = 1
+		)
+		SELECT d.id
+		FROM hooks h CROSS JOIN LATERAL (
+			SELECT id, next_attempt_at FROM deliveries
+			WHERE webhook_id = h.id AND status IN ('pending', 'retrying') AND next_attempt_at <= $1
+			ORDER BY next_attempt_at
+			LIMIT GREATEST(h.room, 0)
+			FOR UPDATE SKIP LOCKED
+		) d
+		ORDER BY d.next_attempt_at
+		LIMIT $5`, ms(p.Now), p.PerWebhook, hooks, counts, p.Limit)
 	if err != nil {
-		return nil, db.wrap(fmt.Errorf("claim deliveries: %w", err))
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// pgMarkClaimed leases the picked (and locked) ids to p.Owner and returns
+// them with what sending needs, earliest due first.
+func (db *DB) pgMarkClaimed(ctx context.Context, tx *sql.Tx, p ClaimParams, ids []string) ([]Claimed, error) {
+	rows, err := tx.QueryContext(ctx, `UPDATE deliveries d
+		SET status = 'delivering', attempts = d.attempts + 1, lease_owner = $1, lease_expires_at = $2
+		FROM webhooks w, events e
+		WHERE d.id = ANY($3::text[]) AND w.id = d.webhook_id AND e.id = d.event_id AND d.status IN ('pending', 'retrying')
+		RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.manual, d.next_attempt_at,
+			w.url, w.token, w.previous_token, w.previous_token_expires_at, w.signature_scheme, e.timestamp, e.payload`,
+		p.Owner, ms(p.Now.Add(p.Lease)), ids)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	type row struct {
@@ -287,7 +399,7 @@ func (db *DB) claimPostgres(ctx context.Context, p ClaimParams) ([]Claimed, erro
 		var payload string
 		if err := rows.Scan(&r.c.ID, &r.c.WebhookID, &r.c.EventID, &r.c.EventType, &r.c.Attempt, &manual, &r.next,
 			&r.c.URL, &r.c.Token, &r.c.PreviousToken, &prevExp, &r.c.SignatureScheme, &ts, &payload); err != nil {
-			return nil, db.wrap(err)
+			return nil, err
 		}
 		r.c.Manual = manual == 1
 		if prevExp <= ms(p.Now) {
@@ -298,7 +410,7 @@ func (db *DB) claimPostgres(ctx context.Context, p ClaimParams) ([]Claimed, erro
 		got = append(got, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, db.wrap(err)
+		return nil, err
 	}
 	// RETURNING has no order: earliest due first, as on SQLite.
 	sort.Slice(got, func(i, j int) bool {
