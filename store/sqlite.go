@@ -14,7 +14,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/sqlite/*.sql
@@ -65,11 +66,36 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	sqldb.SetMaxIdleConns(1)
 	sqldb.SetConnMaxLifetime(0)
 	db := &DB{sql: sqldb, dialect: SQLite, where: path}
+	if err := pingSQLite(ctx, sqldb, timeout); err != nil {
+		sqldb.Close()
+		return nil, db.wrap(err)
+	}
 	if err := db.migrateSQLite(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// pingSQLite opens the first connection, which sets the DSN's pragmas. On a
+// new file, journal_mode(WAL) takes an exclusive lock, and SQLite answers a
+// concurrent opener's switch with SQLITE_BUSY at once, without its busy
+// handler: two processes starting on a fresh database would see "database
+// is locked". Retry that for up to the busy timeout.
+func pingSQLite(ctx context.Context, sqldb *sql.DB, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := sqldb.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || !time.Now().Before(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // createFile makes path's directory (0700) and an empty file (0600) if they
@@ -146,20 +172,22 @@ func (db *DB) migrateSQLite(ctx context.Context) error {
 		}
 		return nil
 	}
-	if version == 0 {
-		// A version-0 file must be empty: refuse to write our schema into another program's database.
-		var n int
-		if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
-			return db.wrap(err)
-		}
-		if n > 0 {
-			return fmt.Errorf("database %s: not an fgwh database (it has tables but no fgwh schema version)", db.where)
-		}
-	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		// Re-read inside the write lock: another process may have migrated meanwhile.
 		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 			return err
+		}
+		if version == 0 {
+			// A version-0 file must be empty: refuse to write our schema into
+			// another program's database. Checked under the write lock, so a
+			// process that migrated meanwhile is not taken for another program.
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return fmt.Errorf("database %s: not an fgwh database (it has tables but no fgwh schema version)", db.where)
+			}
 		}
 		for _, m := range ms[version:] {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
