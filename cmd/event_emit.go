@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -253,26 +254,86 @@ type eventLine struct {
 	IdempotencyKey *string         `json:"idempotencyKey"`
 }
 
-// arenaChunk is how much payload memory readEventLines allocates at once.
+// readEventLines reads r to the end and parses its JSON lines into
+// events, stopping at the first bad line with a *lineError.
+func readEventLines(r io.Reader) ([]store.NewEvent, error) {
+	var data []byte
+	if f, ok := r.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			data = make([]byte, 0, fi.Size()+1)
+		}
+	}
+	buf := bytes.NewBuffer(data)
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return parseEventLines(buf.Bytes())
+}
+
+// parallelParseBytes is the input size from which parseEventLines splits
+// the work between goroutines.
+const parallelParseBytes = 1 << 20
+
+// parseEventLines parses data's lines into events. Big inputs are cut at
+// line ends into one part per CPU, parsed at once; the first bad line of
+// the first part that has one is the file's first bad line.
+func parseEventLines(data []byte) ([]store.NewEvent, error) {
+	parts := min(runtime.GOMAXPROCS(0), 8)
+	if parts < 2 || len(data) < parallelParseBytes {
+		return parseChunk(data, 1)
+	}
+	var chunks [][]byte
+	var firsts []int
+	line := 1
+	for len(chunks) < parts-1 {
+		cut := len(data) / (parts - len(chunks))
+		i := bytes.IndexByte(data[cut:], '\n')
+		if i < 0 {
+			break
+		}
+		chunk := data[:cut+i+1]
+		chunks, firsts = append(chunks, chunk), append(firsts, line)
+		line += bytes.Count(chunk, []byte("\n"))
+		data = data[cut+i+1:]
+	}
+	chunks, firsts = append(chunks, data), append(firsts, line)
+	evs := make([][]store.NewEvent, len(chunks))
+	errs := make([]error, len(chunks))
+	var wg sync.WaitGroup
+	for i := range chunks {
+		wg.Go(func() { evs[i], errs[i] = parseChunk(chunks[i], firsts[i]) })
+	}
+	wg.Wait()
+	n := 0
+	for i, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+		n += len(evs[i])
+	}
+	all := make([]store.NewEvent, 0, n)
+	for _, e := range evs {
+		all = append(all, e...)
+	}
+	return all, nil
+}
+
+// arenaChunk is how much payload memory parseChunk allocates at once.
 const arenaChunk = 1 << 20
 
-// readEventLines parses JSON lines into events, stopping at the first bad
-// line with a *lineError. Payloads are packed into large shared buffers.
-func readEventLines(r io.Reader) ([]store.NewEvent, error) {
-	br := bufio.NewReaderSize(r, 256<<10)
+// parseChunk parses the lines of data, the first of which is line number
+// first of the file. Payloads are packed into large shared buffers.
+func parseChunk(data []byte, first int) ([]store.NewEvent, error) {
 	var evs []store.NewEvent
 	var arena []byte
 	var compact bytes.Buffer
 	var members []member
-	var line []byte
-	for n := 1; ; n++ {
-		var err error
-		line, err = readLine(br, line[:0])
-		if err == io.EOF && len(line) == 0 {
-			return evs, nil
-		}
-		if err != nil && err != io.EOF {
-			return nil, err
+	for n := first; len(data) > 0; n++ {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
 		}
 		if n == 1 {
 			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
@@ -291,6 +352,7 @@ func readEventLines(r io.Reader) ([]store.NewEvent, error) {
 		}
 		evs = append(evs, ev)
 	}
+	return evs, nil
 }
 
 // parseLine decodes one line of an events file into l, strictly: one JSON
@@ -427,19 +489,4 @@ func lineEvent(l *eventLine, members *[]member, arena *[]byte) (store.NewEvent, 
 	*arena = p
 	ev.Payload = p[start:len(p):len(p)]
 	return ev, nil
-}
-
-// readLine appends the next line of br to buf, without its newline.
-func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
-	for {
-		chunk, err := br.ReadSlice('\n')
-		buf = append(buf, chunk...)
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err == nil {
-			buf = buf[:len(buf)-1]
-		}
-		return buf, err
-	}
 }

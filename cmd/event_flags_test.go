@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +151,46 @@ func TestReadEventLines(t *testing.T) {
 				t.Fatalf("payloads = %q, want %q", got, tt.payloads)
 			}
 		})
+	}
+}
+
+// TestParseEventLines_Parallel covers big inputs, which are parsed in
+// parts at once: events keep the file's order and the first bad line of
+// the file is the one reported, whichever part it is in.
+func TestParseEventLines_Parallel(t *testing.T) {
+	t.Parallel()
+	const n = 30_000
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf(`{"type":"device.created","payload":{"deviceId":"d%06d","padding":"%s"}}`, i, strings.Repeat("x", 40))
+	}
+	file := func(bad ...int) []byte {
+		ls := slices.Clone(lines)
+		for _, b := range bad {
+			ls[b-1] = `{"type":"device.created"}`
+		}
+		return []byte(strings.Join(ls, "\n") + "\n")
+	}
+	if len(file()) < 2*parallelParseBytes {
+		t.Fatalf("input of %d bytes is too small to be split", len(file()))
+	}
+	evs, err := parseEventLines(file())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != n {
+		t.Fatalf("%d events, want %d", len(evs), n)
+	}
+	for i, e := range evs {
+		if want := fmt.Sprintf(`"deviceId":"d%06d"`, i); !strings.Contains(string(e.Payload), want) {
+			t.Fatalf("event %d: payload %s, want %s", i, e.Payload, want)
+		}
+	}
+	for _, bad := range [][]int{{n}, {n / 2, n}, {7, n - 1}, {1}} {
+		_, err := parseEventLines(file(bad...))
+		le, ok := err.(*lineError)
+		if !ok || le.line != bad[0] {
+			t.Fatalf("bad lines %v: error %v, want line %d", bad, err, bad[0])
+		}
 	}
 }
