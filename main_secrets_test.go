@@ -259,6 +259,10 @@ func TestSecrets_TokensNeverPrinted(t *testing.T) {
 	r.run(0, "", "-o", "json", "event", "emit", "--file", "-")
 	r.both(0, "webhook", "ping", okA)
 	r.both(0, "webhook", "ping", failC)
+	// ping --wait sends at once and prints the outcome; C's receiver echoes
+	// the request headers into the response body it prints.
+	r.both(0, "webhook", "ping", okB, "--wait")
+	r.both(1, "webhook", "ping", failC, "--wait")
 
 	// Deliver: C answers 500, so its deliveries end failed (exit 4). It is
 	// never disabled for it, so every retry below is attempted.
@@ -324,6 +328,11 @@ func TestSecrets_TokensNeverPrinted(t *testing.T) {
 		r.both(0, "deliveries", "show", d.ID)
 	}
 	r.both(0, "deliveries", "prune", "--older-than", "30d")
+
+	// Deleting a webhook prints no token either.
+	gone, _ := create("--url", srv.URL+"/e", "--event", "device.created", "--name", "e")
+	r.run(0, "", "webhook", "delete", offD, "--yes")
+	r.run(0, "", "-o", "json", "webhook", "delete", gone, "--yes")
 
 	// Errors must not print tokens either.
 	r.both(3, "webhook", "show", "whk_0000000000000000")
