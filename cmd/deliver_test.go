@@ -135,3 +135,21 @@ func TestWebhookPing_Wait(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
 }
+
+// TestProgress: on a terminal, "deliver --once" keeps a status line that
+// log lines are written above.
+func TestProgress(t *testing.T) {
+	var buf strings.Builder
+	p := &progress{w: &buf}
+	p.attempt(deliver.Attempt{Status: store.StatusSucceeded})
+	io.WriteString(p, "log line\n")
+	p.clear()
+	want := "\r\x1b[K1 attempts: 1 succeeded, 0 retrying, 0 failed" +
+		"\r\x1b[Klog line\n1 attempts: 1 succeeded, 0 retrying, 0 failed" +
+		"\r\x1b[K"
+	if buf.String() != want {
+		t.Fatalf("wrote %q\nwant  %q", buf.String(), want)
+	}
+	var nilProgress *progress
+	nilProgress.clear()
+}
