@@ -372,3 +372,21 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestDeliverProcess_SIGTERMAtStart: a SIGTERM that arrives while deliver
+// is still opening the database is a clean stop too.
+func TestDeliverProcess_SIGTERMAtStart(t *testing.T) {
+	t.Parallel()
+	rc := newCountingReceiver(t, 1, nil)
+	b, _ := setupProcess(t, rc.URL, 1)
+	for i := range 5 {
+		p := b.start(t)
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		if code := p.wait(t, 10*time.Second); code != 0 && code != -1 {
+			t.Fatalf("run %d: deliver exited %d after an early SIGTERM\n%s", i, code, p.stderr)
+		}
+	}
+	if c := b.counts(t); c[store.StatusDelivering] != 0 {
+		t.Fatalf("counts %v: left delivering", c)
+	}
+}

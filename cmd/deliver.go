@@ -149,7 +149,9 @@ func newDeliverClient(opts *DeliverOptions) *deliver.Client {
 
 func deliverRun(ctx context.Context, opts *DeliverOptions) error {
 	app := opts.App
-	db, err := app.Store(ctx)
+	// A SIGTERM while the database opens means there is nothing to drain:
+	// open it anyway (it takes milliseconds) and let the loop exit 0.
+	db, err := app.Store(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}
