@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"os"
+
+	"github.com/mattn/go-isatty"
 )
 
 // IO holds the streams a command reads and writes. Commands never touch
@@ -33,9 +35,8 @@ func TestIO() (*IO, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	return &IO{In: in, Out: out, ErrOut: errOut}, in, out, errOut
 }
 
-// isTerminal reports whether f is a character device, which is how a
-// terminal looks without cgo or x/term.
+// isTerminal reports whether f is a terminal. A character-device check is
+// not enough: /dev/null is one, and "delete < /dev/null" must not prompt.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return isatty.IsTerminal(f.Fd())
 }
