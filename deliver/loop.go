@@ -54,6 +54,8 @@ const (
 	// them while the workers stay busy with the rest: batches that small
 	// cost a commit per few deliveries and halve throughput (DESIGN.md).
 	aheadFactor = 4
+	// minNarrowClaim is the least a narrowed claim asks for.
+	minNarrowClaim = 8
 	// recordLinger is the longest an outcome waits for others to be
 	// recorded with it while the workers have other work.
 	recordLinger = 2 * time.Millisecond
@@ -153,6 +155,7 @@ type Loop struct {
 	inFlight    map[string]int // outstanding per webhook
 	pending     []result       // back from workers, not yet recorded
 	claimWanted bool
+	narrow      int // when > 0, the most the next claim asks for
 	// foundNothing is set when the last iteration's claim found nothing due.
 	foundNothing  bool
 	nextRescue    time.Time
@@ -363,14 +366,14 @@ func (l *Loop) sleep(ctx context.Context, watch <-chan struct{}, timer *time.Tim
 				watch = nil
 				continue
 			}
-			l.claimWanted = true
+			l.claimWanted, l.narrow = true, 0
 			if backoff == 0 {
 				return watch
 			}
 		case <-timer.C:
 			now := time.Now()
 			if !deadline.IsZero() && !now.Before(deadline) {
-				l.claimWanted = true
+				l.claimWanted, l.narrow = true, 0
 				return watch
 			}
 			if backoff == 0 && !lingerUntil.IsZero() && !now.Before(lingerUntil) {
@@ -382,12 +385,19 @@ func (l *Loop) sleep(ctx context.Context, watch <-chan struct{}, timer *time.Tim
 
 // ready reports whether waiting outcomes should be recorded now: many are
 // waiting, all are back, or the workers ran out of queued deliveries while
-// more are due.
+// more are due and some are back.
 func (l *Loop) ready() bool {
 	if len(l.pending) == 0 {
 		return false
 	}
-	return len(l.pending) >= l.concurrency || l.outstanding == 0 || (l.claimWanted && len(l.queue) == 0)
+	if len(l.pending) >= l.concurrency || l.outstanding == 0 {
+		return true
+	}
+	// Workers are running out while more is due, typically one webhook at
+	// its cap: claim again once a quarter of the cap is back (or the linger
+	// is over), not after every outcome, which would cost two transactions
+	// a delivery.
+	return l.claimWanted && len(l.queue) == 0 && len(l.pending) >= max(1, min(l.concurrency, l.perWebhook)/4)
 }
 
 // Idle reports whether the last iteration found nothing due and nothing is
@@ -432,7 +442,7 @@ func (l *Loop) RunOnce(ctx context.Context) error {
 	}
 	now := l.now()
 	if !l.nextWake.IsZero() && !now.Before(l.nextWake) {
-		l.claimWanted = true
+		l.claimWanted, l.narrow = true, 0
 	}
 	if !now.Before(l.nextRescue) {
 		n, err := l.db.RescueExpired(ctx, now)
@@ -442,7 +452,7 @@ func (l *Loop) RunOnce(ctx context.Context) error {
 		l.nextRescue = now.Add(l.rescueEvery)
 		if n > 0 {
 			l.log.Warn("rescued deliveries whose lease expired", "count", n)
-			l.claimWanted = true
+			l.claimWanted, l.narrow = true, 0
 		}
 	}
 	if l.outstanding > 0 && !now.Before(l.nextExtend) {
@@ -460,6 +470,9 @@ func (l *Loop) RunOnce(ctx context.Context) error {
 		l.claimWanted = true
 	}
 	limit := l.capacity - l.outstanding
+	if l.narrow > 0 {
+		limit = min(limit, l.narrow)
+	}
 	if l.claimWanted && limit > 0 {
 		inFlight := make(map[string]int, len(l.inFlight))
 		for k, v := range l.inFlight {
@@ -482,6 +495,19 @@ func (l *Loop) RunOnce(ctx context.Context) error {
 		// More may be due if the claim was cut by the limit or a webhook
 		// is at its cap; the next outcome frees room and wakes the loop.
 		l.claimWanted = len(got) == limit || l.anyCapped()
+		// A claim reads a few times its limit in due order and skips
+		// webhooks at their cap: while only capped webhooks have work
+		// (one busy webhook, typically), ask for about what came back
+		// last time, not for the whole free capacity. New work (a commit
+		// by another process, a retry or lease coming due) widens it again.
+		switch {
+		case len(got) == limit && l.narrow > 0:
+			l.narrow *= 2
+		case len(got) < limit && l.anyCapped():
+			l.narrow = max(2*len(got), minNarrowClaim)
+		case len(got) < limit:
+			l.narrow = 0
+		}
 		if len(got) > 0 {
 			l.idleSpins = 0
 		}
