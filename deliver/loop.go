@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/fgwh/fgwh/sign"
@@ -147,6 +148,7 @@ type Loop struct {
 	queue       chan store.Claimed
 	results     chan result
 	sendCtx     context.Context
+	runCtx      atomic.Pointer[context.Context] // Run's, read by the workers
 	abort       context.CancelFunc
 	workersDone chan struct{}
 	started     bool
@@ -171,6 +173,8 @@ type Loop struct {
 type result struct {
 	c   store.Claimed
 	out Outcome
+	// unstarted is set when a worker took c after the stop and did not send it.
+	unstarted bool
 }
 
 // NewLoop returns a Loop for cfg. It panics if Store or Client is nil.
@@ -250,6 +254,12 @@ func (l *Loop) start() {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for c := range l.queue {
+				// Once Run's context ends no new attempt starts: the
+				// delivery goes back unstarted and is given back.
+				if ctx := l.runCtx.Load(); ctx != nil && (*ctx).Err() != nil {
+					l.results <- result{c: c, unstarted: true}
+					continue
+				}
 				l.results <- result{c: c, out: l.send(c)}
 			}
 		}()
@@ -290,6 +300,7 @@ func (l *Loop) send(c store.Claimed) Outcome {
 // logged and retried with backoff; Run returns an error only when Abort
 // cut the drain short, or when --once cannot reach the store.
 func (l *Loop) Run(ctx context.Context) error {
+	l.runCtx.Store(&ctx)
 	l.start()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -565,6 +576,18 @@ func minTime(a, b time.Time) time.Time {
 // record writes every waiting outcome in one transaction. On error the
 // outcomes stay waiting and are written by a later call.
 func (l *Loop) record(ctx context.Context) error {
+	// Unstarted deliveries are no attempt: Shutdown gives them back.
+	var unstarted []result
+	started := l.pending[:0]
+	for _, r := range l.pending {
+		if r.unstarted {
+			unstarted = append(unstarted, r)
+		} else {
+			started = append(started, r)
+		}
+	}
+	l.pending = started
+	defer func() { l.pending = append(l.pending, unstarted...) }()
 	if len(l.pending) == 0 {
 		return nil
 	}
@@ -699,24 +722,23 @@ func (l *Loop) Shutdown() error {
 	}
 	close(l.queue)
 	<-l.workersDone
+	// Give back what was never sent, and, after Abort, what was cut short.
 	aborted := l.sendCtx.Err() != nil
-	if aborted {
-		var canceled []string
-		kept := l.pending[:0]
-		for _, r := range l.pending {
-			if r.out.ErrorCode == ErrCodeCanceled {
-				canceled = append(canceled, r.c.ID)
-				continue
-			}
-			kept = append(kept, r)
+	var giveBack []string
+	kept := l.pending[:0]
+	for _, r := range l.pending {
+		if r.unstarted || (aborted && r.out.ErrorCode == ErrCodeCanceled) {
+			giveBack = append(giveBack, r.c.ID)
+			continue
 		}
-		l.pending = kept
-		if len(canceled) > 0 {
-			l.retryStore(func() error {
-				_, err := l.db.ReleaseDeliveries(ctx, l.owner, canceled)
-				return err
-			})
-		}
+		kept = append(kept, r)
+	}
+	l.pending = kept
+	if len(giveBack) > 0 {
+		l.retryStore(func() error {
+			_, err := l.db.ReleaseDeliveries(ctx, l.owner, giveBack)
+			return err
+		})
 	}
 	l.retryStore(func() error { return l.record(ctx) })
 	l.abort()
