@@ -489,6 +489,55 @@ func TestDB_StatsNextWakePrune(t *testing.T) {
 	})
 }
 
+func TestDB_OldestDue(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b *testBundle) {
+		if _, ok, err := b.db.OldestDue(b.ctx); err != nil || ok {
+			t.Fatalf("empty queue: ok=%v err=%v", ok, err)
+		}
+		w := b.webhook(t, "a", "recording.imported")
+		off := b.webhook(t, "off", "recording.deleted")
+		b.emit(t, "recording.imported", 2)
+		got, err := b.db.ClaimDeliveries(b.ctx, store.ClaimParams{Owner: "w", Now: t0, Lease: time.Minute, Limit: 1})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim %d: %v", len(got), err)
+		}
+		// One pending since t0, one delivering: the pending one is the oldest.
+		if at, ok, err := b.db.OldestDue(b.ctx); err != nil || !ok || !at.Equal(t0) {
+			t.Fatalf("oldest due %v %v %v, want %v", at, ok, err, t0)
+		}
+		// A retry scheduled later than the pending one does not count first.
+		retryAt := t0.Add(time.Hour)
+		cs := []store.Completion{{ID: got[0].ID, WebhookID: w.ID, Attempt: 1, AttemptedAt: t0, StatusCode: 500, ErrorCode: "http_status",
+			Error: "HTTP 500", Status: store.StatusRetrying, NextAttemptAt: retryAt}}
+		if _, err := b.db.CompleteDeliveries(b.ctx, store.CompleteParams{Owner: "w", Now: t0}, cs); err != nil {
+			t.Fatal(err)
+		}
+		if at, _, _ := b.db.OldestDue(b.ctx); !at.Equal(t0) {
+			t.Fatalf("oldest due %v, want %v", at, t0)
+		}
+		// A disabled webhook's deliveries wait for "webhook enable", not a worker.
+		earlier := t0.Add(-time.Minute)
+		if _, err := b.db.EmitEvents(b.ctx, []store.NewEvent{{Type: "recording.deleted", Payload: []byte(`{}`)}}, earlier); err != nil {
+			t.Fatal(err)
+		}
+		if at, _, _ := b.db.OldestDue(b.ctx); !at.Equal(earlier) {
+			t.Fatalf("oldest due %v, want the enabled webhook's %v", at, earlier)
+		}
+		if _, err := b.db.SetWebhookEnabled(b.ctx, off.ID, false, "test", t0); err != nil {
+			t.Fatal(err)
+		}
+		if at, _, _ := b.db.OldestDue(b.ctx); !at.Equal(t0) {
+			t.Fatalf("oldest due %v with the webhook disabled, want %v", at, t0)
+		}
+		if _, err := b.db.SetWebhookEnabled(b.ctx, w.ID, false, "test", t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := b.db.OldestDue(b.ctx); err != nil || ok {
+			t.Fatalf("all webhooks disabled: ok=%v err=%v", ok, err)
+		}
+	})
+}
+
 func TestOpen_PostgresErrors(t *testing.T) {
 	base := pgtest.URL()
 	if base == "" {

@@ -639,3 +639,18 @@ func (db *DB) QueueCounts(ctx context.Context) (map[string]int, error) {
 	}
 	return counts, db.wrap(rows.Err())
 }
+
+// OldestDue returns the earliest next attempt time among deliveries of
+// enabled webhooks waiting to be sent (pending or retrying), due or not;
+// ok is false when none waits. Deliveries of disabled webhooks wait for
+// "webhook enable", not for a worker, so they do not count. It reads one
+// index entry per enabled webhook, like NextWake.
+func (db *DB) OldestDue(ctx context.Context) (t time.Time, ok bool, err error) {
+	var next sql.NullInt64
+	err = db.sql.QueryRowContext(ctx, `SELECT min((SELECT min(d.next_attempt_at) FROM deliveries d
+			WHERE d.webhook_id = w.id AND d.status IN ('pending', 'retrying'))) FROM webhooks w WHERE w.enabled = 1`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, db.wrap(err)
+	}
+	return fromMS(next.Int64), true, nil
+}
