@@ -29,6 +29,7 @@ type DeliverOptions struct {
 	AllowPrivate     bool
 	AutoDisableAfter int
 	LogFormat        string
+	MetricsAddr      string
 	// NotifyFunc subscribes to SIGINT and SIGTERM; tests replace it.
 	NotifyFunc func(chan<- os.Signal)
 }
@@ -99,6 +100,7 @@ One line per attempt is logged on stderr (--log-format text or json).`, deliver.
 	f.BoolVar(&opts.AllowPrivate, "allow-private-networks", false, "allow loopback and private addresses (env FGWH_ALLOW_PRIVATE_NETWORKS=1)")
 	f.IntVar(&opts.AutoDisableAfter, "auto-disable-after", deliver.DefaultAutoDisableAfter, "disable a webhook after this many failed deliveries in a row (0: never)")
 	f.StringVar(&opts.LogFormat, "log-format", logText, "log format: {text|json}")
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on HOST:PORT (env FGWH_METRICS_ADDR)")
 	return c
 }
 
@@ -122,6 +124,16 @@ func (opts *DeliverOptions) validate(c *cobra.Command) error {
 	opts.Schedule = s
 	if !c.Flags().Changed("allow-private-networks") && opts.App.Getenv("FGWH_ALLOW_PRIVATE_NETWORKS") == "1" {
 		opts.AllowPrivate = true
+	}
+	if !c.Flags().Changed("metrics-addr") {
+		if addr := opts.App.Getenv("FGWH_METRICS_ADDR"); addr != "" {
+			opts.MetricsAddr = addr
+		}
+	}
+	if opts.MetricsAddr != "" {
+		if err := validateMetricsAddr(opts.MetricsAddr); err != nil {
+			return err
+		}
 	}
 	if opts.NotifyFunc == nil {
 		opts.NotifyFunc = func(ch chan<- os.Signal) { signal.Notify(ch, os.Interrupt, syscall.SIGTERM) }
@@ -149,10 +161,17 @@ func newDeliverClient(opts *DeliverOptions) *deliver.Client {
 
 func deliverRun(ctx context.Context, opts *DeliverOptions) error {
 	app := opts.App
+	ln, err := listenMetrics(opts)
+	if err != nil {
+		return err
+	}
 	// A SIGTERM while the database opens means there is nothing to drain:
 	// open it anyway (it takes milliseconds) and let the loop exit 0.
 	db, err := app.Store(context.WithoutCancel(ctx))
 	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		return err
 	}
 	errOut := app.IO.ErrOut
@@ -177,6 +196,10 @@ func deliverRun(ctx context.Context, opts *DeliverOptions) error {
 	}
 	if prog != nil {
 		cfg.OnAttemptFunc = prog.attempt
+	}
+	ms, err := startMetrics(context.WithoutCancel(ctx), app, ln, &cfg, opts, log)
+	if err != nil {
+		return err
 	}
 	loop := deliver.NewLoop(cfg)
 	perWebhook := opts.MaxPerWebhook
@@ -217,6 +240,7 @@ func deliverRun(ctx context.Context, opts *DeliverOptions) error {
 	}()
 	err = loop.Run(ctx)
 	close(runDone)
+	ms.stop()
 	prog.clear()
 	s := loop.Summary()
 	if errors.Is(err, deliver.ErrAborted) {

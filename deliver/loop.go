@@ -99,6 +99,18 @@ type Config struct {
 	// OnAttemptFunc, if set, is called from the loop's goroutine after each
 	// attempt is recorded.
 	OnAttemptFunc func(Attempt)
+	// OnIterationFunc, if set, is called from Run's goroutine after each
+	// iteration (at least every quarter lease, even when idle): the
+	// metrics' health check and in-flight gauge.
+	OnIterationFunc func(Iteration)
+}
+
+// Iteration reports one iteration of Run.
+type Iteration struct {
+	// Err is the iteration's store error; nil when its store calls succeeded.
+	Err error
+	// InFlight is how many claimed deliveries are not yet back from a worker.
+	InFlight int
 }
 
 // Attempt reports one recorded attempt.
@@ -317,6 +329,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			return l.Shutdown()
 		}
 		err := l.RunOnce(ctx)
+		if l.cfg.OnIterationFunc != nil && (err == nil || ctx.Err() == nil) {
+			l.cfg.OnIterationFunc(Iteration{Err: err, InFlight: l.outstanding})
+		}
 		switch {
 		case err == nil:
 			backoff, l.storeErrs = 0, 0
