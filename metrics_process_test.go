@@ -19,15 +19,38 @@ import (
 	"time"
 
 	"github.com/fgwh/fgwh/store"
+	"github.com/fgwh/fgwh/store/pgtest"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
 
 // TestDeliverProcess_Metrics runs "fgwh deliver --metrics-addr" against
 // three receivers (200, 500 and 410), scrapes /metrics over HTTP until the
-// drain is over and checks every count, then /healthz.
+// drain is over and checks every count, then /healthz. On SQLite the
+// scrapes read through a handle of their own, on PostgreSQL through the
+// loop's pool: both run (PostgreSQL when pgtest.EnvURL is set).
 func TestDeliverProcess_Metrics(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testMetrics(t, filepath.Join(t.TempDir(), "fgwh.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		base := pgtest.URL()
+		if base == "" {
+			t.Skip("PostgreSQL process tests need " + pgtest.EnvURL)
+		}
+		t.Parallel()
+		dsn, drop, err := pgtest.NewSchema(context.Background(), base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { drop() })
+		testMetrics(t, dsn)
+	})
+}
+
+func testMetrics(t *testing.T, dsn string) {
 	answer := func(code int) string {
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
@@ -36,7 +59,7 @@ func TestDeliverProcess_Metrics(t *testing.T) {
 		t.Cleanup(s.Close)
 		return s.URL
 	}
-	b := &processBundle{path: filepath.Join(t.TempDir(), "fgwh.db"), bin: fgwhBinary(t), ctx: context.Background()}
+	b := &processBundle{path: dsn, bin: fgwhBinary(t), ctx: context.Background()}
 	db, err := store.Open(b.ctx, b.path)
 	if err != nil {
 		t.Fatal(err)
