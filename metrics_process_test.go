@@ -172,7 +172,7 @@ func TestDeliverProcess_MetricsAddrErrors(t *testing.T) {
 	}{
 		{"no port", []string{"--metrics-addr", "localhost"}, "", 2, `fgwh: invalid --metrics-addr "localhost": address localhost: missing port in address`},
 		{"port out of range", []string{"--metrics-addr", "127.0.0.1:99999"}, "", 2, `fgwh: invalid --metrics-addr "127.0.0.1:99999": port "99999" is not a number from 0 to 65535`},
-		{"bad environment", nil, "127.0.0.1:http", 2, `fgwh: invalid --metrics-addr "127.0.0.1:http": port "http" is not a number from 0 to 65535`},
+		{"bad environment", nil, "127.0.0.1:http", 2, `fgwh: invalid FGWH_METRICS_ADDR "127.0.0.1:http": port "http" is not a number from 0 to 65535`},
 		{"port in use", []string{"--metrics-addr", busy.Addr().String()}, "", 1, "fgwh: metrics: listen tcp " + busy.Addr().String() + ": bind: address already in use"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

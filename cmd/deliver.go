@@ -125,13 +125,14 @@ func (opts *DeliverOptions) validate(c *cobra.Command) error {
 	if !c.Flags().Changed("allow-private-networks") && opts.App.Getenv("FGWH_ALLOW_PRIVATE_NETWORKS") == "1" {
 		opts.AllowPrivate = true
 	}
+	addrFrom := "--metrics-addr"
 	if !c.Flags().Changed("metrics-addr") {
 		if addr := opts.App.Getenv("FGWH_METRICS_ADDR"); addr != "" {
-			opts.MetricsAddr = addr
+			opts.MetricsAddr, addrFrom = addr, "FGWH_METRICS_ADDR"
 		}
 	}
 	if opts.MetricsAddr != "" {
-		if err := validateMetricsAddr(opts.MetricsAddr); err != nil {
+		if err := validateMetricsAddr(addrFrom, opts.MetricsAddr); err != nil {
 			return err
 		}
 	}

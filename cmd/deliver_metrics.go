@@ -19,7 +19,8 @@ const metricsShutdownTimeout = 2 * time.Second
 
 // validateMetricsAddr accepts HOST:PORT, HOST possibly empty (every
 // interface) and PORT a number (0 picks a free one; the log names it).
-func validateMetricsAddr(addr string) error {
+// from names where addr came from in the error.
+func validateMetricsAddr(from, addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err == nil {
 		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
@@ -27,7 +28,7 @@ func validateMetricsAddr(addr string) error {
 		}
 	}
 	if err != nil {
-		return withHint(usagef("invalid --metrics-addr %q: %v", addr, err), "use HOST:PORT, e.g. 127.0.0.1:9464")
+		return withHint(usagef("invalid %s %q: %v", from, addr, err), "use HOST:PORT, e.g. 127.0.0.1:9464")
 	}
 	return nil
 }
