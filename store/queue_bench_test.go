@@ -3,6 +3,7 @@ package store_test
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ func BenchmarkDB_ClaimComplete(b *testing.B) {
 					dbs[i] = tb.open(b)
 				}
 				var mu sync.Mutex
+				var clock atomic.Int64
 				done := 0
 				b.ResetTimer()
 				start := time.Now()
@@ -52,8 +54,11 @@ func BenchmarkDB_ClaimComplete(b *testing.B) {
 								return
 							}
 							cs := make([]store.Completion, len(got))
+							// Attempt times increase, as in a real drain, so attempt rows
+							// land at the end of delivery_attempts_webhook.
+							at := t0.Add(time.Duration(clock.Add(1)) * time.Millisecond)
 							for j, c := range got {
-								cs[j] = store.Completion{ID: c.ID, WebhookID: c.WebhookID, Attempt: c.Attempt, AttemptedAt: t0,
+								cs[j] = store.Completion{ID: c.ID, WebhookID: c.WebhookID, Attempt: c.Attempt, AttemptedAt: at,
 									Duration: time.Millisecond, StatusCode: 200, Status: store.StatusSucceeded}
 							}
 							if _, err := db.CompleteDeliveries(tb.ctx, store.CompleteParams{Owner: owner, Now: t0}, cs); err != nil {
