@@ -42,14 +42,14 @@ func (db *DB) watchSQLite(ctx context.Context, poll time.Duration) <-chan struct
 		defer t.Stop()
 		var last int64 = -1
 		var st walState
-		var lastRead time.Time
+		var lastRead, hot time.Time
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				t.Reset(tick)
 				if events == nil && !st.changed(wal, time.Now()) {
+					t.Reset(tick)
 					continue
 				}
 			case <-events:
@@ -61,8 +61,18 @@ func (db *DB) watchSQLite(ctx context.Context, poll time.Duration) <-chan struct
 					case <-time.After(wait):
 					}
 				}
+				// The WAL is written before the commit is published in the
+				// shared index (an mmap, which raises no file event), so a
+				// read right after the event can still see the old
+				// data_version: keep reading every poll for a little while.
+				hot = time.Now().Add(walRecent)
 			}
 			lastRead = time.Now()
+			if events != nil && lastRead.Before(hot) {
+				t.Reset(poll)
+			} else {
+				t.Reset(tick)
+			}
 			var v int64
 			if err := db.sql.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
 				continue
