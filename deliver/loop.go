@@ -681,7 +681,7 @@ func (l *Loop) report(a Attempt) {
 // attempt, or when the schedule is exhausted; otherwise a retry after the
 // policy's delay, Retry-After being a minimum.
 func completion(p Policy, c store.Claimed, o Outcome, now time.Time) store.Completion {
-	out := store.Completion{ID: c.ID, WebhookID: c.WebhookID, Attempt: c.Attempt, Manual: c.Manual,
+	out := store.Completion{ID: c.ID, Row: c.Row, WebhookID: c.WebhookID, Attempt: c.Attempt, Manual: c.Manual,
 		AttemptedAt: o.AttemptedAt, Duration: o.Duration, StatusCode: o.StatusCode, ErrorCode: o.ErrorCode,
 		Error: o.Error, ResponseBody: o.ResponseBody}
 	switch {

@@ -20,24 +20,25 @@ type ClaimOneParams struct {
 // delivering it, it is finished, or its webhook is disabled.
 func (db *DB) ClaimDelivery(ctx context.Context, p ClaimOneParams) (c Claimed, ok bool, err error) {
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		var attempt, manual int
+		var manual int
 		err := tx.QueryRowContext(ctx, db.rebind(`UPDATE deliveries
 			SET status = 'delivering', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?
 			WHERE id = ? AND status IN ('pending', 'retrying')
 				AND webhook_id IN (SELECT id FROM webhooks WHERE enabled = 1)
-			RETURNING attempts, manual`), p.Owner, ms(p.Now.Add(p.Lease)), p.ID).Scan(&attempt, &manual)
+			RETURNING id, attempts, manual, webhook_id, event_id, event_type`), p.Owner, ms(p.Now.Add(p.Lease)), p.ID).
+			Scan(&c.ID, &c.Attempt, &manual, &c.WebhookID, &c.EventID, &c.EventType)
 		if err == sql.ErrNoRows {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		got, err := db.claimDetails(ctx, tx, []string{p.ID}, p.Now)
-		if err != nil || len(got) != 1 {
+		c.Manual = manual == 1
+		got := []Claimed{c}
+		if err := db.claimDetails(ctx, tx, got, p.Now); err != nil {
 			return err
 		}
 		c, ok = got[0], true
-		c.Attempt, c.Manual = attempt, manual == 1
 		return nil
 	})
 	if err != nil {

@@ -32,6 +32,9 @@ type Claimed struct {
 	SignatureScheme string
 	EventTime       time.Time
 	Payload         json.RawMessage
+	// Row locates the delivery in a SQLite store faster than ID does; pass
+	// it back in Completion.Row. 0 elsewhere.
+	Row int64
 }
 
 // ClaimParams bounds a claim.
@@ -61,20 +64,23 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claimed, er
 	if db.dialect == Postgres {
 		return db.claimPostgres(ctx, p)
 	}
+	if err := db.prepareHot(ctx); err != nil {
+		return nil, db.wrap(err)
+	}
 	var out []Claimed
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		ids, err := db.dueIDs(ctx, tx, p)
-		if err != nil || len(ids) == 0 {
+		rows, err := db.dueRows(ctx, tx, p)
+		if err != nil || len(rows) == 0 {
 			return err
 		}
-		out, err = db.markClaimed(ctx, tx, p, ids)
+		out, err = db.markClaimed(ctx, tx, p, rows)
 		return err
 	})
 	return out, db.wrap(err)
 }
 
 type due struct {
-	id   string
+	row  int64
 	next int64
 }
 
@@ -82,7 +88,7 @@ type due struct {
 // deliveries per delivery it may claim.
 const dueScanFactor = 4
 
-// dueIDs picks the earliest due deliveries of enabled webhooks, at most
+// dueRows picks the earliest due deliveries of enabled webhooks, at most
 // p.PerWebhook - p.InFlight[w] from each webhook w. It first reads due
 // deliveries in due order on the deliveries_due_at index, skipping those of
 // disabled or capped webhooks, so a claim costs what it claims. When that
@@ -90,7 +96,7 @@ const dueScanFactor = 4
 // the front), it walks the enabled webhooks and seeks each one's earliest
 // due deliveries on the deliveries_due index, so the cost follows the number
 // of webhooks, not the backlog of a dead one.
-func (db *DB) dueIDs(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]string, error) {
+func (db *DB) dueRows(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]int64, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhooks WHERE enabled = 1`)
 	if err != nil {
 		return nil, err
@@ -110,10 +116,10 @@ func (db *DB) dueIDs(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]string, 
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if ids, ok, err := db.dueInOrder(ctx, tx, p, enabled); err != nil || ok {
-		return ids, err
+	if rows, ok, err := db.dueInOrder(ctx, tx, p, enabled); err != nil || ok {
+		return rows, err
 	}
-	stmt, err := tx.PrepareContext(ctx, `SELECT id, next_attempt_at FROM deliveries
+	stmt, err := tx.PrepareContext(ctx, `SELECT rowid, next_attempt_at FROM deliveries
 		WHERE webhook_id = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ?
 		ORDER BY next_attempt_at LIMIT ?`)
 	if err != nil {
@@ -136,7 +142,7 @@ func (db *DB) dueIDs(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]string, 
 		}
 		for rows.Next() {
 			var d due
-			if err := rows.Scan(&d.id, &d.next); err != nil {
+			if err := rows.Scan(&d.row, &d.next); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -151,20 +157,18 @@ func (db *DB) dueIDs(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]string, 
 	if len(cands) > p.Limit {
 		cands = cands[:p.Limit]
 	}
-	ids := make([]string, len(cands))
+	out := make([]int64, len(cands))
 	for i, c := range cands {
-		ids[i] = c.id
+		out[i] = c.row
 	}
-	return ids, nil
+	return out, nil
 }
 
-// dueInOrder is dueIDs' first pass. ok is false when it read its bound of
+// dueInOrder is dueRows' first pass. ok is false when it read its bound of
 // due deliveries without filling the claim.
-func (db *DB) dueInOrder(ctx context.Context, tx *sql.Tx, p ClaimParams, enabled map[string]bool) (ids []string, ok bool, err error) {
+func (db *DB) dueInOrder(ctx context.Context, tx *sql.Tx, p ClaimParams, enabled map[string]bool) (out []int64, ok bool, err error) {
 	scan := dueScanFactor * p.Limit
-	rows, err := tx.QueryContext(ctx, `SELECT id, webhook_id FROM deliveries INDEXED BY deliveries_due_at
-		WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?
-		ORDER BY next_attempt_at LIMIT ?`, ms(p.Now), scan)
+	rows, err := db.query(ctx, tx, sqlDueInOrder, ms(p.Now), scan)
 	if err != nil {
 		return nil, false, err
 	}
@@ -173,72 +177,60 @@ func (db *DB) dueInOrder(ctx context.Context, tx *sql.Tx, p ClaimParams, enabled
 	read := 0
 	for rows.Next() {
 		read++
-		var id, hook string
-		if err := rows.Scan(&id, &hook); err != nil {
+		var row int64
+		var hook string
+		if err := rows.Scan(&row, &hook); err != nil {
 			return nil, false, err
 		}
 		if !enabled[hook] || (p.PerWebhook > 0 && p.InFlight[hook]+taken[hook] >= p.PerWebhook) {
 			continue
 		}
 		taken[hook]++
-		ids = append(ids, id)
-		if len(ids) == p.Limit {
-			return ids, true, nil
+		out = append(out, row)
+		if len(out) == p.Limit {
+			return out, true, nil
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, err
 	}
 	// Fewer rows than the bound: every due delivery was considered.
-	return ids, read < scan, nil
+	return out, read < scan, nil
 }
 
-// markClaimed leases ids to p.Owner and returns them ready to send.
-func (db *DB) markClaimed(ctx context.Context, tx *sql.Tx, p ClaimParams, ids []string) ([]Claimed, error) {
-	in, idArgs := db.idSet(ids)
-	args := append([]any{p.Owner, ms(p.Now.Add(p.Lease))}, idArgs...)
-	// The unary + keeps SQLite from searching deliveries_status_created_at
-	// for every pending row (the whole backlog) instead of the ids'
-	// primary key: 10 ms instead of 0.1 ms a claim at 20,000 pending.
-	rows, err := tx.QueryContext(ctx, db.rebind(`UPDATE deliveries
-		SET status = 'delivering', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?
-		WHERE id IN `+in+` AND +status IN ('pending', 'retrying')
-		RETURNING id, attempts, manual`), args...)
+// markClaimed leases the deliveries in rows to p.Owner and returns them
+// ready to send, in the order of rows.
+func (db *DB) markClaimed(ctx context.Context, tx *sql.Tx, p ClaimParams, rowids []int64) ([]Claimed, error) {
+	set, err := json.Marshal(rowids)
 	if err != nil {
 		return nil, err
 	}
-	type claim struct {
-		attempt int
-		manual  bool
+	rows, err := db.query(ctx, tx, sqlClaimUpdate, p.Owner, ms(p.Now.Add(p.Lease)), string(set))
+	if err != nil {
+		return nil, err
 	}
-	got := map[string]claim{}
+	got := make(map[int64]Claimed, len(rowids))
 	for rows.Next() {
-		var id string
-		var c claim
+		var c Claimed
 		var manual int
-		if err := rows.Scan(&id, &c.attempt, &manual); err != nil {
+		if err := rows.Scan(&c.Row, &c.ID, &c.Attempt, &manual, &c.WebhookID, &c.EventID, &c.EventType); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		c.manual = manual == 1
-		got[id] = c
+		c.Manual = manual == 1
+		got[c.Row] = c
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out, err := db.claimDetails(ctx, tx, ids, p.Now)
-	if err != nil {
-		return nil, err
-	}
-	kept := out[:0]
-	for _, c := range out {
-		if g, ok := got[c.ID]; ok {
-			c.Attempt, c.Manual = g.attempt, g.manual
-			kept = append(kept, c)
+	out := make([]Claimed, 0, len(got))
+	for _, r := range rowids {
+		if c, ok := got[r]; ok {
+			out = append(out, c)
 		}
 	}
-	return kept, nil
+	return out, db.claimDetails(ctx, tx, out, p.Now)
 }
 
 // idSet returns the right-hand side of "id IN …" for ids and its
@@ -254,7 +246,7 @@ func (db *DB) idSet(ids []string) (string, []any) {
 			valid = valid && utf8.ValidString(id)
 		}
 		if b, err := json.Marshal(ids); valid && err == nil {
-			return `(SELECT value FROM json_each(?))`, []any{string(b)}
+			return jsonIDSet, []any{string(b)}
 		}
 	}
 	args := make([]any, len(ids))
@@ -264,43 +256,74 @@ func (db *DB) idSet(ids []string) (string, []any) {
 	return `(` + placeholders(len(ids)) + `)`, args
 }
 
-// claimDetails reads what sending needs for claimed ids, in the order of ids.
-func (db *DB) claimDetails(ctx context.Context, tx *sql.Tx, ids []string, now time.Time) ([]Claimed, error) {
-	in, args := db.idSet(ids)
-	rows, err := tx.QueryContext(ctx, db.rebind(`SELECT d.id, d.webhook_id, d.event_id, d.event_type,
-			w.url, w.token, w.previous_token, w.previous_token_expires_at, w.signature_scheme, e.timestamp, e.payload
-		FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id
-		WHERE d.id IN `+in), args...)
+// claimDetails fills in what sending needs for claimed deliveries whose
+// WebhookID and EventID are set: each event's payload once, however many
+// webhooks it fans out to, and each webhook's address and secrets once.
+func (db *DB) claimDetails(ctx context.Context, tx *sql.Tx, cs []Claimed, now time.Time) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	type event struct {
+		at      time.Time
+		payload json.RawMessage
+	}
+	events := make(map[string]event, len(cs))
+	var eventIDs []string
+	for _, c := range cs {
+		if _, ok := events[c.EventID]; !ok {
+			events[c.EventID] = event{}
+			eventIDs = append(eventIDs, c.EventID)
+		}
+	}
+	in, args := db.idSet(eventIDs)
+	rows, err := db.query(ctx, tx, claimEventsHead+in, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer rows.Close()
-	byID := make(map[string]Claimed, len(ids))
 	for rows.Next() {
-		var c Claimed
-		var prevExp, ts int64
-		var payload string
-		if err := rows.Scan(&c.ID, &c.WebhookID, &c.EventID, &c.EventType, &c.URL, &c.Token, &c.PreviousToken, &prevExp,
-			&c.SignatureScheme, &ts, &payload); err != nil {
-			return nil, err
+		var id, payload string
+		var ts int64
+		if err := rows.Scan(&id, &ts, &payload); err != nil {
+			rows.Close()
+			return err
 		}
-		if prevExp <= ms(now) {
-			c.PreviousToken = ""
-		}
-		c.EventTime = fromMS(ts)
-		c.Payload = json.RawMessage(payload)
-		byID[c.ID] = c
+		events[id] = event{fromMS(ts), json.RawMessage(payload)}
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]Claimed, 0, len(ids))
-	for _, id := range ids {
-		if c, ok := byID[id]; ok {
-			out = append(out, c)
+	type hook struct{ url, token, previous, scheme string }
+	hooks := map[string]hook{}
+	for i := range cs {
+		c := &cs[i]
+		h, ok := hooks[c.WebhookID]
+		if !ok {
+			rows, err := db.query(ctx, tx, sqlClaimHook, c.WebhookID)
+			if err != nil {
+				return err
+			}
+			var prevExp int64
+			if rows.Next() {
+				err = rows.Scan(&h.url, &h.token, &h.previous, &prevExp, &h.scheme)
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+			if err != nil {
+				return err
+			}
+			if prevExp <= ms(now) {
+				h.previous = ""
+			}
+			hooks[c.WebhookID] = h
 		}
+		e := events[c.EventID]
+		c.URL, c.Token, c.PreviousToken, c.SignatureScheme = h.url, h.token, h.previous, h.scheme
+		c.EventTime, c.Payload = e.at, e.payload
 	}
-	return out, nil
+	return nil
 }
 
 // Completion is the outcome of one claimed attempt and what follows it.
@@ -325,6 +348,8 @@ type Completion struct {
 	// DisableWebhook, when set, disables the webhook with this reason
 	// (e.g. after 410 Gone).
 	DisableWebhook string
+	// Row is Claimed.Row, or 0 to find the delivery by ID.
+	Row int64
 }
 
 // CompleteParams applies to a batch of completions.
@@ -353,6 +378,11 @@ func (db *DB) CompleteDeliveries(ctx context.Context, p CompleteParams, cs []Com
 	res := CompleteResult{Disabled: map[string]string{}}
 	if len(cs) == 0 {
 		return res, nil
+	}
+	if db.dialect == SQLite {
+		if err := db.prepareHot(ctx); err != nil {
+			return res, db.wrap(err)
+		}
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		res = CompleteResult{Disabled: map[string]string{}}
@@ -415,17 +445,32 @@ func (db *DB) markCompleted(ctx context.Context, tx *sql.Tx, owner string, cs []
 	if db.dialect == Postgres {
 		return db.markCompletedPostgres(ctx, tx, owner, cs, next, completed)
 	}
-	upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET
-			status = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?, last_error = ?,
-			completed_at = ?, manual = 0, lease_owner = '', lease_expires_at = NULL
-		WHERE id = ? AND status = 'delivering' AND lease_owner = ? AND attempts = ?`)
+	byRow, err := db.prepared(ctx, tx, sqlCompleteByRow)
 	if err != nil {
 		return nil, err
 	}
-	defer upd.Close()
+	defer byRow.Close()
+	byID, err := db.prepared(ctx, tx, sqlCompleteByID)
+	if err != nil {
+		return nil, err
+	}
+	defer byID.Close()
 	applied := make([]bool, len(cs))
 	for i, c := range cs {
-		r, err := upd.ExecContext(ctx, c.Status, next[i], ms(c.AttemptedAt), c.StatusCode, c.Error, completed[i],
+		var r sql.Result
+		if c.Row != 0 {
+			r, err = byRow.ExecContext(ctx, c.Status, next[i], ms(c.AttemptedAt), c.StatusCode, c.Error, completed[i],
+				c.Row, c.ID, owner, c.Attempt)
+			if err != nil {
+				return nil, err
+			}
+			if n, _ := r.RowsAffected(); n > 0 {
+				applied[i] = true
+				continue
+			}
+		}
+		// Without a row, or if the row moved (a VACUUM renumbers rowids), by id.
+		r, err = byID.ExecContext(ctx, c.Status, next[i], ms(c.AttemptedAt), c.StatusCode, c.Error, completed[i],
 			c.ID, owner, c.Attempt)
 		if err != nil {
 			return nil, err

@@ -172,7 +172,7 @@ func (db *DB) migrateSQLite(ctx context.Context) error {
 		}
 		return nil
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		// Re-read inside the write lock: another process may have migrated meanwhile.
 		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 			return err
@@ -199,4 +199,13 @@ func (db *DB) migrateSQLite(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// Migration 004 rewrites table definitions in place, which the
+	// connection that ran it does not reread: close it, so the next
+	// statement opens a connection that reads the schema afresh.
+	db.sql.SetMaxIdleConns(0)
+	db.sql.SetMaxIdleConns(1)
+	return nil
 }

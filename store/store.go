@@ -46,6 +46,8 @@ type DB struct {
 	where string
 	// pg holds PostgreSQL-only state.
 	pg *pgState
+	// hot holds SQLite's prepared queue statements.
+	hot hotStmts
 }
 
 // Dialect reports which database this is.
@@ -59,6 +61,7 @@ func (db *DB) Close() error {
 	if db.pg != nil {
 		db.pg.close()
 	}
+	db.closeHot()
 	return db.sql.Close()
 }
 

@@ -299,6 +299,39 @@ func TestDB_ClaimComplete(t *testing.T) {
 	})
 }
 
+// TestDB_CompleteDeliveries_Row checks that a completion finds its
+// delivery by Claimed.Row, and that a Row that names another delivery's row
+// (as after a VACUUM renumbered them) neither touches that delivery nor
+// loses the completion.
+func TestDB_CompleteDeliveries_Row(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b *testBundle) {
+		b.webhook(t, "a", "recording.imported")
+		b.emit(t, "recording.imported", 3)
+		got, err := b.db.ClaimDeliveries(b.ctx, store.ClaimParams{Owner: "w1", Now: t0, Lease: time.Minute, Limit: 3})
+		if err != nil || len(got) != 3 {
+			t.Fatalf("claimed %d, %v", len(got), err)
+		}
+		if b.backend == "sqlite" && (got[0].Row == 0 || got[0].Row == got[1].Row) {
+			t.Fatalf("rows %d, %d: want distinct rows on SQLite", got[0].Row, got[1].Row)
+		}
+		done := func(c store.Claimed, row int64) store.Completion {
+			return store.Completion{ID: c.ID, Row: row, WebhookID: c.WebhookID, Attempt: c.Attempt, AttemptedAt: t0,
+				StatusCode: 200, Status: store.StatusSucceeded}
+		}
+		res, err := b.db.CompleteDeliveries(b.ctx, store.CompleteParams{Owner: "w1", Now: t0},
+			[]store.Completion{done(got[0], got[0].Row), done(got[1], got[2].Row)})
+		if err != nil || res.Applied != 2 {
+			t.Fatalf("applied %d, %v; want 2", res.Applied, err)
+		}
+		for i, want := range []string{store.StatusSucceeded, store.StatusSucceeded, store.StatusDelivering} {
+			d, err := b.db.GetDelivery(b.ctx, got[i].ID)
+			if err != nil || d.Status != want {
+				t.Errorf("delivery %d: %q, %v; want %q", i, d.Status, err, want)
+			}
+		}
+	})
+}
+
 func TestDB_ClaimDeliveries_PerWebhookCap(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b *testBundle) {
 		slow := b.webhook(t, "slow", "recording.imported")
