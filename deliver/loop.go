@@ -463,9 +463,6 @@ func (l *Loop) RunOnce(ctx context.Context) error {
 		}
 		break
 	}
-	if err := l.record(ctx); err != nil {
-		return err
-	}
 	now := l.now()
 	if !l.nextWake.IsZero() && !now.Before(l.nextWake) {
 		l.claimWanted, l.narrow = true, 0
@@ -489,7 +486,7 @@ func (l *Loop) RunOnce(ctx context.Context) error {
 	}
 	l.foundNothing = false
 	if l.stopping {
-		return nil
+		return l.record(ctx)
 	}
 	if l.cfg.Once {
 		// --once must see a claim come back empty before it stops.
@@ -499,15 +496,19 @@ func (l *Loop) RunOnce(ctx context.Context) error {
 	if l.narrow > 0 {
 		limit = min(limit, l.narrow)
 	}
-	if l.claimWanted && limit > 0 {
+	if !l.claimWanted || limit <= 0 {
+		if err := l.record(ctx); err != nil {
+			return err
+		}
+	} else {
 		inFlight := make(map[string]int, len(l.inFlight))
 		for k, v := range l.inFlight {
 			inFlight[k] = v
 		}
-		got, err := l.db.ClaimDeliveries(ctx, store.ClaimParams{Owner: l.owner, Now: now, Lease: l.lease, Limit: limit,
+		got, err := l.recordAndClaim(ctx, &store.ClaimParams{Owner: l.owner, Now: now, Lease: l.lease, Limit: limit,
 			PerWebhook: l.perWebhook, InFlight: inFlight})
 		if err != nil {
-			return fmt.Errorf("claim deliveries: %w", err)
+			return err
 		}
 		if l.outstanding == 0 && len(got) > 0 {
 			l.nextExtend = now.Add(l.extendEvery)
@@ -591,6 +592,15 @@ func minTime(a, b time.Time) time.Time {
 // record writes every waiting outcome in one transaction. On error the
 // outcomes stay waiting and are written by a later call.
 func (l *Loop) record(ctx context.Context) error {
+	_, err := l.recordAndClaim(ctx, nil)
+	return err
+}
+
+// recordAndClaim writes every waiting outcome and, if claim is not nil,
+// claims due deliveries, in one transaction on SQLite (a commit per
+// iteration, not two). On error nothing is claimed and the outcomes stay
+// waiting, to be written by a later call.
+func (l *Loop) recordAndClaim(ctx context.Context, claim *store.ClaimParams) ([]store.Claimed, error) {
 	// Unstarted deliveries are no attempt: Shutdown gives them back.
 	var unstarted []result
 	started := l.pending[:0]
@@ -604,16 +614,34 @@ func (l *Loop) record(ctx context.Context) error {
 	l.pending = started
 	defer func() { l.pending = append(l.pending, unstarted...) }()
 	if len(l.pending) == 0 {
-		return nil
+		if claim == nil {
+			return nil, nil
+		}
+		got, err := l.db.ClaimDeliveries(ctx, *claim)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		return got, nil
 	}
 	now := l.now()
 	cs := make([]store.Completion, len(l.pending))
 	for i, r := range l.pending {
 		cs[i] = completion(l.cfg.Policy, r.c, r.out, now)
 	}
-	res, err := l.db.CompleteDeliveries(ctx, store.CompleteParams{Owner: l.owner, Now: now, AutoDisableAfter: l.cfg.AutoDisableAfter}, cs)
+	cp := store.CompleteParams{Owner: l.owner, Now: now, AutoDisableAfter: l.cfg.AutoDisableAfter}
+	var res store.CompleteResult
+	var got []store.Claimed
+	var err error
+	if claim == nil {
+		res, err = l.db.CompleteDeliveries(ctx, cp, cs)
+	} else {
+		res, got, err = l.db.CompleteAndClaim(ctx, cp, cs, *claim)
+	}
 	if err != nil {
-		return fmt.Errorf("record attempts: %w", err)
+		if claim != nil {
+			return nil, fmt.Errorf("record attempts and claim deliveries: %w", err)
+		}
+		return nil, fmt.Errorf("record attempts: %w", err)
 	}
 	lost := map[string]bool{}
 	for _, id := range res.Lost {
@@ -632,7 +660,7 @@ func (l *Loop) record(ctx context.Context) error {
 		}
 	}
 	l.pending = l.pending[:0]
-	return nil
+	return got, nil
 }
 
 // report counts and logs one recorded attempt.

@@ -68,15 +68,52 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claimed, er
 		return nil, db.wrap(err)
 	}
 	var out []Claimed
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := db.dueRows(ctx, tx, p)
-		if err != nil || len(rows) == 0 {
-			return err
-		}
-		out, err = db.markClaimed(ctx, tx, p, rows)
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = db.claimSQLite(ctx, tx, p)
 		return err
 	})
 	return out, db.wrap(err)
+}
+
+// CompleteAndClaim is CompleteDeliveries followed by ClaimDeliveries. On
+// SQLite both happen in one transaction, so the delivery loop pays one
+// commit per iteration instead of two; elsewhere they are the two calls.
+// The claim sees what the completions did (a webhook they disabled, a
+// retry already due).
+func (db *DB) CompleteAndClaim(ctx context.Context, cp CompleteParams, cs []Completion, p ClaimParams) (CompleteResult, []Claimed, error) {
+	if db.dialect != SQLite || len(cs) == 0 || p.Limit <= 0 {
+		res, err := db.CompleteDeliveries(ctx, cp, cs)
+		if err != nil {
+			return res, nil, err
+		}
+		got, err := db.ClaimDeliveries(ctx, p)
+		return res, got, err
+	}
+	if err := db.prepareHot(ctx); err != nil {
+		return CompleteResult{}, nil, db.wrap(err)
+	}
+	var res CompleteResult
+	var got []Claimed
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		if res, err = db.complete(ctx, tx, cp, cs); err != nil {
+			return err
+		}
+		got, err = db.claimSQLite(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return CompleteResult{}, nil, db.wrap(err)
+	}
+	return res, got, nil
+}
+
+// claimSQLite is ClaimDeliveries on SQLite, in tx.
+func (db *DB) claimSQLite(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]Claimed, error) {
+	rows, err := db.dueRows(ctx, tx, p)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return db.markClaimed(ctx, tx, p, rows)
 }
 
 type due struct {
@@ -384,45 +421,54 @@ func (db *DB) CompleteDeliveries(ctx context.Context, p CompleteParams, cs []Com
 			return res, db.wrap(err)
 		}
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		res = CompleteResult{Disabled: map[string]string{}}
-		applied, err := db.markCompleted(ctx, tx, p.Owner, cs)
-		if err != nil {
-			return err
-		}
-		var attempts []any
-		failures := map[string]int{} // webhook -> +n failed, or -1 to reset on success
-		for i, c := range cs {
-			if !applied[i] {
-				res.Lost = append(res.Lost, c.ID)
-				continue
-			}
-			res.Applied++
-			attempts = append(attempts, c.ID, c.WebhookID, c.Attempt, ms(c.AttemptedAt), c.Duration.Milliseconds(),
-				c.StatusCode, c.ErrorCode, db.pgText(c.Error), db.pgText(c.ResponseBody), boolInt(c.Manual))
-			switch c.Status {
-			case StatusSucceeded:
-				failures[c.WebhookID] = -1
-			case StatusFailed:
-				if failures[c.WebhookID] >= 0 {
-					failures[c.WebhookID]++
-				}
-			}
-			if c.DisableWebhook != "" {
-				res.Disabled[c.WebhookID] = c.DisableWebhook
-			}
-		}
-		if err := db.insertRows(ctx, tx, `INSERT INTO delivery_attempts
-			(delivery_id, webhook_id, number, attempted_at, duration_ms, status_code, error_code, error, response_body, manual) VALUES `,
-			10, attempts); err != nil {
-			return err
-		}
-		return db.updateWebhookHealth(ctx, tx, p, failures, res.Disabled)
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		res, err = db.complete(ctx, tx, p, cs)
+		return err
 	})
 	if err != nil {
 		return CompleteResult{}, db.wrap(err)
 	}
 	return res, nil
+}
+
+// complete is CompleteDeliveries in tx.
+func (db *DB) complete(ctx context.Context, tx *sql.Tx, p CompleteParams, cs []Completion) (CompleteResult, error) {
+	res := CompleteResult{Disabled: map[string]string{}}
+	applied, err := db.markCompleted(ctx, tx, p.Owner, cs)
+	if err != nil {
+		return res, err
+	}
+	var attempts []any
+	failures := map[string]int{} // webhook -> +n failed, or -1 to reset on success
+	for i, c := range cs {
+		if !applied[i] {
+			res.Lost = append(res.Lost, c.ID)
+			continue
+		}
+		res.Applied++
+		attempts = append(attempts, c.ID, c.WebhookID, c.Attempt, ms(c.AttemptedAt), c.Duration.Milliseconds(),
+			c.StatusCode, c.ErrorCode, db.pgText(c.Error), db.pgText(c.ResponseBody), boolInt(c.Manual))
+		switch c.Status {
+		case StatusSucceeded:
+			failures[c.WebhookID] = -1
+		case StatusFailed:
+			if failures[c.WebhookID] >= 0 {
+				failures[c.WebhookID]++
+			}
+		}
+		if c.DisableWebhook != "" {
+			res.Disabled[c.WebhookID] = c.DisableWebhook
+		}
+	}
+	if db.dialect == Postgres {
+		err = db.insertRows(ctx, tx, attemptsInsertHead, attemptCols, attempts)
+	} else {
+		err = db.insertAttempts(ctx, tx, attempts)
+	}
+	if err != nil {
+		return res, err
+	}
+	return res, db.updateWebhookHealth(ctx, tx, p, failures, res.Disabled)
 }
 
 // markCompleted moves each completion's delivery to its new status where
@@ -612,9 +658,13 @@ func (db *DB) RescueExpired(ctx context.Context, now time.Time) (int, error) {
 		if n == 0 {
 			return nil
 		}
-		if err := db.insertRows(ctx, tx, `INSERT INTO delivery_attempts
-			(delivery_id, webhook_id, number, attempted_at, duration_ms, status_code, error_code, error, response_body, manual) VALUES `,
-			10, attempts); err != nil {
+		insert := db.insertAttempts
+		if db.dialect == Postgres {
+			insert = func(ctx context.Context, tx *sql.Tx, args []any) error {
+				return db.insertRows(ctx, tx, attemptsInsertHead, attemptCols, args)
+			}
+		}
+		if err := insert(ctx, tx, attempts); err != nil {
 			return err
 		}
 		for len(ids) > 0 {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 )
 
@@ -38,7 +39,48 @@ const (
 	sqlCompleteByID  = completeSet + `WHERE id = ? AND status = 'delivering' AND lease_owner = ? AND attempts = ?`
 )
 
-var hotQueries = []string{sqlDueInOrder, sqlClaimUpdate, sqlClaimEvents, sqlClaimHook, sqlCompleteByRow, sqlCompleteByID}
+// attemptsInsertHead inserts rows of attemptCols values into the attempt log.
+const attemptsInsertHead = `INSERT INTO delivery_attempts
+	(delivery_id, webhook_id, number, attempted_at, duration_ms, status_code, error_code, error, response_body, manual) VALUES `
+
+const attemptCols = 10
+
+// attemptChunks are the row counts of the held attempt inserts, largest
+// first: a completion of n attempts takes at most one statement of each
+// size, plus one of the largest per 128 attempts.
+var attemptChunks = []int{128, 64, 32, 16, 8, 4, 2, 1}
+
+// sqlAttemptsInsert[i] inserts attemptChunks[i] rows.
+var sqlAttemptsInsert = func() []string {
+	qs := make([]string, len(attemptChunks))
+	for i, k := range attemptChunks {
+		qs[i] = attemptsInsertHead + strings.TrimSuffix(strings.Repeat("("+placeholders(attemptCols)+"), ", k), ", ")
+	}
+	return qs
+}()
+
+var hotQueries = append([]string{sqlDueInOrder, sqlClaimUpdate, sqlClaimEvents, sqlClaimHook, sqlCompleteByRow, sqlCompleteByID},
+	sqlAttemptsInsert...)
+
+// insertAttempts inserts attempt rows (attemptCols values each, flat) with
+// the held statements of attemptChunks.
+func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, args []any) error {
+	for i, k := range attemptChunks {
+		for len(args) >= k*attemptCols {
+			s, err := db.prepared(ctx, tx, sqlAttemptsInsert[i])
+			if err != nil {
+				return err
+			}
+			_, err = s.ExecContext(ctx, args[:k*attemptCols]...)
+			s.Close()
+			if err != nil {
+				return err
+			}
+			args = args[k*attemptCols:]
+		}
+	}
+	return nil
+}
 
 // hotStmts holds the prepared hot statements of one SQLite DB.
 type hotStmts struct {

@@ -332,6 +332,42 @@ func TestDB_CompleteDeliveries_Row(t *testing.T) {
 	})
 }
 
+// TestDB_CompleteAndClaim checks that the claim made with a batch of
+// completions sees what they did: a webhook they disabled has nothing
+// claimed, the other webhook's due deliveries are.
+func TestDB_CompleteAndClaim(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b *testBundle) {
+		gone := b.webhook(t, "gone", "recording.imported").ID
+		b.webhook(t, "live", "recording.imported")
+		b.emit(t, "recording.imported", 3)
+		p := store.ClaimParams{Owner: "w1", Now: t0, Lease: time.Minute, Limit: 2, PerWebhook: 1}
+		got, err := b.db.ClaimDeliveries(b.ctx, p)
+		if err != nil || len(got) != 2 {
+			t.Fatalf("claimed %d, %v; want 2", len(got), err)
+		}
+		var cs []store.Completion
+		for _, c := range got {
+			comp := store.Completion{ID: c.ID, Row: c.Row, WebhookID: c.WebhookID, Attempt: c.Attempt, AttemptedAt: t0,
+				StatusCode: 200, Status: store.StatusSucceeded}
+			if c.WebhookID == gone {
+				comp.StatusCode, comp.Status, comp.DisableWebhook = 410, store.StatusFailed, "gone"
+			}
+			cs = append(cs, comp)
+		}
+		p.Limit = 10
+		res, again, err := b.db.CompleteAndClaim(b.ctx, store.CompleteParams{Owner: "w1", Now: t0}, cs, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Applied != 2 || res.Disabled[gone] != "gone" {
+			t.Fatalf("completion result %+v", res)
+		}
+		if len(again) != 1 || again[0].WebhookID == gone || again[0].Attempt != 1 {
+			t.Fatalf("claimed %+v; want one delivery of the live webhook", again)
+		}
+	})
+}
+
 func TestDB_ClaimDeliveries_PerWebhookCap(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b *testBundle) {
 		slow := b.webhook(t, "slow", "recording.imported")
