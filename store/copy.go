@@ -36,7 +36,8 @@ type copyTable struct {
 	cols string
 	// order is the ORDER BY that reproduces the source's insertion order
 	// in the target; "" means created_at then insertion order, which
-	// listings use to break created_at ties (DB.newestFirst).
+	// listings use to break created_at ties (DB.newestFirst). On SQLite
+	// that is rowid order alone, served without a sort.
 	order string
 }
 
@@ -123,7 +124,7 @@ func Copy(ctx context.Context, src, dst *DB, p CopyParams) (CopyResult, error) {
 func copyRows(ctx context.Context, stx *sql.Tx, dst *DB, dtx *sql.Tx, t copyTable, from Dialect) (int, error) {
 	order := t.order
 	if order == "" {
-		order = "created_at, rowid"
+		order = "rowid"
 		if from == Postgres {
 			order = "created_at, seq"
 		}

@@ -117,11 +117,21 @@ func (db *DB) ListDeliveries(ctx context.Context, p ListDeliveriesParams) ([]Del
 		query += ` AND event_type = ?`
 		args = append(args, p.Type)
 	}
+	indexed := p.Status != "" || p.WebhookID != "" || p.EventID != "" || p.Type != ""
 	if !p.Since.IsZero() {
+		if db.dialect == SQLite && !indexed {
+			// No index on created_at alone (newestFirst): start at its rowid.
+			from, err := db.rowidFrom(ctx, nil, "deliveries", ms(p.Since))
+			if err != nil {
+				return nil, db.wrap(err)
+			}
+			query += ` AND rowid >= ?`
+			args = append(args, from)
+		}
 		query += ` AND created_at >= ?`
 		args = append(args, ms(p.Since))
 	}
-	query += ` ORDER BY ` + db.newestFirst()
+	query += ` ORDER BY ` + db.newestFirst(indexed)
 	if p.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, p.Limit)
@@ -293,8 +303,17 @@ func (db *DB) PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error
 			return err
 		}
 		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, db.rebind(`DELETE FROM events WHERE created_at < ?
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`), c)
+		query, args := `DELETE FROM events WHERE created_at < ?`, []any{c}
+		if db.dialect == SQLite {
+			// No index on created_at alone (newestFirst): stop at its rowid.
+			from, err := db.rowidFrom(ctx, tx, "events", c)
+			if err != nil {
+				return err
+			}
+			query += ` AND rowid < ?`
+			args = append(args, from)
+		}
+		_, err = tx.ExecContext(ctx, db.rebind(query+` AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`), args...)
 		return err
 	})
 	return int(n), db.wrap(err)

@@ -60,6 +60,19 @@ func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]
 	now = now.UTC().Truncate(time.Millisecond)
 	out := make([]Emitted, len(evs))
 	err := db.retryUnique(ctx, func(tx *sql.Tx) error {
+		created := now
+		if db.dialect == SQLite {
+			// Never older than the newest row: rowid order stays created_at
+			// order (newestFirst). An emit that waited for the write lock
+			// while another committed takes that one's time.
+			last, err := lastCreatedAt(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if t := fromMS(last); t.After(created) {
+				created = t
+			}
+		}
 		subs, err := db.subscriptions(ctx, tx, evs)
 		if err != nil {
 			return err
@@ -101,7 +114,7 @@ func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]
 				Timestamp:      ne.Timestamp.UTC().Truncate(time.Millisecond),
 				Payload:        json.RawMessage(ne.Payload),
 				IdempotencyKey: ne.IdempotencyKey,
-				CreatedAt:      now,
+				CreatedAt:      created,
 			}
 			if e.Timestamp.IsZero() {
 				e.Timestamp = now
@@ -116,9 +129,9 @@ func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]
 				out[i].Event = seen[ne.IdempotencyKey]
 			}
 		}
-		// now is the same for every row: written into the statement as a
-		// literal, it is not bound a million times.
-		nowLit := strconv.FormatInt(ms(now), 10)
+		// The times are the same for every row: written into the statement
+		// as literals, they are not bound a million times.
+		nowLit, createdLit := strconv.FormatInt(ms(now), 10), strconv.FormatInt(ms(created), 10)
 		err = db.insertMany(ctx, tx, `INSERT INTO events (id, type, timestamp, payload, idempotency_key, created_at) VALUES `, 5, len(news),
 			func(j int, row []any) {
 				e := out[news[j]].Event
@@ -127,7 +140,7 @@ func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]
 					key = e.IdempotencyKey
 				}
 				row[0], row[1], row[2], row[3], row[4] = e.ID, e.Type, ms(e.Timestamp), string(e.Payload), key
-			}, nowLit)
+			}, createdLit)
 		if err != nil {
 			return err
 		}
@@ -147,7 +160,7 @@ func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]
 				}
 				row[0], row[1], row[2], row[3] = dlIDs[n], targets[i][k], evID, evType
 				k++
-			}, nowLit, nowLit, "'pending'")
+			}, createdLit, nowLit, "'pending'")
 		if err != nil {
 			return err
 		}
@@ -344,7 +357,7 @@ func (db *DB) ListEvents(ctx context.Context, p ListEventsParams) ([]Event, erro
 		query += ` WHERE type = ?`
 		args = append(args, p.Type)
 	}
-	query += ` ORDER BY ` + db.newestFirst()
+	query += ` ORDER BY ` + db.newestFirst(p.Type != "")
 	if p.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, p.Limit)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -48,6 +49,9 @@ type DB struct {
 	pg *pgState
 	// hot holds SQLite's prepared queue statements.
 	hot hotStmts
+	// rowidFrom holds rowidFromQuery prepared, by table (SQLite only).
+	rowidFromMu    sync.Mutex
+	rowidFromStmts map[string]*sql.Stmt
 }
 
 // Dialect reports which database this is.
@@ -62,6 +66,9 @@ func (db *DB) Close() error {
 		db.pg.close()
 	}
 	db.closeHot()
+	for _, st := range db.rowidFromStmts {
+		st.Close()
+	}
 	return db.sql.Close()
 }
 
@@ -200,13 +207,84 @@ func msOrNull(t time.Time) any {
 }
 
 // newestFirst orders listings newest first. Rows created in one millisecond
-// (a bulk emit) tie on created_at; SQLite breaks the tie with rowid, which
-// every index already ends with, so a filtered listing reads LIMIT index
-// entries instead of sorting every tied row. PostgreSQL's seq column is the
-// same insertion order, and its created_at indexes end with it.
-func (db *DB) newestFirst() string {
+// (a bulk emit) tie on created_at and are ordered by insertion: SQLite's
+// rowid, or PostgreSQL's seq column. Their created_at indexes end with it,
+// so a filtered listing reads LIMIT index entries instead of sorting every
+// tied row.
+//
+// SQLite has no index on created_at alone: keeping one cost an index insert
+// for every event and delivery emitted. There created_at never decreases in
+// rowid order (lastCreatedAt), so a listing that no index filters (indexed
+// false) reads the table backwards by rowid, in the same order.
+func (db *DB) newestFirst(indexed bool) string {
 	if db.dialect == SQLite {
+		if !indexed {
+			return `rowid DESC`
+		}
 		return `created_at DESC, rowid DESC`
 	}
 	return `created_at DESC, seq DESC`
+}
+
+// rowidFrom returns the smallest rowid of table (events or deliveries)
+// whose created_at is at least cutoff, or one past the last rowid when
+// there is none. It stands in for an index on created_at on SQLite, where
+// created_at never decreases in rowid order (lastCreatedAt). It runs in tx
+// when tx is not nil.
+func (db *DB) rowidFrom(ctx context.Context, tx *sql.Tx, table string, cutoff int64) (int64, error) {
+	var rowid int64
+	if tx != nil {
+		// Preparing on db.sql would wait for tx's connection: the only one.
+		err := tx.QueryRowContext(ctx, rowidFromQuery(table), cutoff, cutoff).Scan(&rowid)
+		return rowid, err
+	}
+	// Prepared once: compiling the query costs more than running it.
+	db.rowidFromMu.Lock()
+	st := db.rowidFromStmts[table]
+	if st == nil {
+		var err error
+		if st, err = db.sql.PrepareContext(ctx, rowidFromQuery(table)); err != nil {
+			db.rowidFromMu.Unlock()
+			return 0, err
+		}
+		if db.rowidFromStmts == nil {
+			db.rowidFromStmts = map[string]*sql.Stmt{}
+		}
+		db.rowidFromStmts[table] = st
+	}
+	db.rowidFromMu.Unlock()
+	err := st.QueryRowContext(ctx, cutoff, cutoff).Scan(&rowid)
+	return rowid, err
+}
+
+// rowidFromQuery finds rowidFrom's answer by halves, one rowid seek a
+// step (about 20 for a million rows). Its two parameters are the cutoff.
+func rowidFromQuery(table string) string {
+	// at(mid) says whether the first row at or after rowid mid is at or
+	// after the cutoff (past the last row counts as after).
+	at := func(mid string) string {
+		return `coalesce((SELECT created_at >= ? FROM ` + table + ` WHERE rowid >= ` + mid + ` ORDER BY rowid LIMIT 1), 1)`
+	}
+	// min and max in separate queries: together they would scan the table.
+	// Each row of halves holds the range [lo, hi] left to search and at
+	// its midpoint; the next row keeps the half that holds the answer.
+	lo, hi := `iif(at, lo, (lo + hi) / 2 + 1)`, `iif(at, (lo + hi) / 2, hi)`
+	return `WITH RECURSIVE
+		bounds(lo, hi) AS (SELECT coalesce((SELECT min(rowid) FROM ` + table + `), 0), coalesce((SELECT max(rowid) FROM ` + table + `), 0) + 1),
+		halves(lo, hi, at) AS (
+			SELECT lo, hi, ` + at(`(lo + hi) / 2`) + ` FROM bounds
+			UNION ALL
+			SELECT ` + lo + `, ` + hi + `, ` + at(`(`+lo+` + `+hi+`) / 2`) + ` FROM halves WHERE lo < hi)
+		SELECT max(lo) FROM halves`
+}
+
+// lastCreatedAt returns the created_at of the newest event or delivery on
+// SQLite, 0 when there is none. EmitEvents stores nothing older, so that
+// created_at never decreases in rowid order (newestFirst, rowidFrom).
+func lastCreatedAt(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var last int64
+	err := tx.QueryRowContext(ctx, `SELECT max(
+		coalesce((SELECT created_at FROM events ORDER BY rowid DESC LIMIT 1), 0),
+		coalesce((SELECT created_at FROM deliveries ORDER BY rowid DESC LIMIT 1), 0))`).Scan(&last)
+	return last, err
 }
