@@ -162,6 +162,7 @@ func newDeliverClient(opts *DeliverOptions) *deliver.Client {
 
 func deliverRun(ctx context.Context, opts *DeliverOptions) error {
 	app := opts.App
+	deliver.TuneGC()
 	ln, err := listenMetrics(opts)
 	if err != nil {
 		return err

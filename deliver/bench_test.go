@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -25,6 +26,11 @@ import (
 //	go test ./deliver -run '^$' -bench . -benchtime 3x
 //
 // FGWH_BENCH_N sets how many deliveries BenchmarkLoop_Drain sends (default 20000).
+// FGWH_BENCH_ONLY=setup|fgwh|raw makes it run only the setup (filling the
+// store), the setup and the drain, or the raw baseline: counting the
+// instructions of each (valgrind --tool=callgrind) at two values of N gives
+// the cost of a delivery and of a raw request, free of the noise of a
+// shared machine (see README, "Benchmarks").
 
 // drainConcurrency is the concurrency both sides of the drain benchmark use.
 const drainConcurrency = 32
@@ -81,9 +87,23 @@ func BenchmarkLoop_Drain(b *testing.B) {
 	n := benchN()
 	srv := newBenchReceiver(b)
 	var fgwhRate, rawRate, fgwhCPU, rawCPU []float64
+	only := os.Getenv("FGWH_BENCH_ONLY")
+	// As "fgwh deliver" runs (TuneGC); the raw baseline gets the same.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
+	}
 	for b.Loop() {
 		b.StopTimer()
+		if only == "raw" {
+			b.StartTimer()
+			rawPhase(b, srv.URL, n, &rawRate, &rawCPU)
+			continue
+		}
 		db := benchStore(b, srv.URL, n)
+		if only == "setup" {
+			b.StartTimer()
+			continue
+		}
 		client := NewClient(ClientOptions{AllowPrivate: true, MaxConnsPerHost: drainConcurrency, UserAgent: "fgwh/bench"})
 		l := NewLoop(Config{Store: db, Client: client, Concurrency: drainConcurrency, MaxPerWebhook: 4 * drainConcurrency,
 			Policy: DefaultPolicy(), Once: true})
@@ -98,17 +118,13 @@ func BenchmarkLoop_Drain(b *testing.B) {
 			b.Fatalf("summary %+v, want %d succeeded", s, n)
 		}
 		fgwhRate = append(fgwhRate, float64(n)/elapsed.Seconds())
-
-		// The baseline: the same requests, the same transport, no queue.
-		raw := NewClient(ClientOptions{AllowPrivate: true, MaxConnsPerHost: drainConcurrency}).HTTPClient()
-		body := Request{WebhookID: "whk_0123456789abcdef", EventID: "whev_0123456789abcdef", EventTime: time.Now(),
-			Payload: []byte(`{"type":"recording.imported","recordingId":"rec_00000000"}`)}.AppendBody(nil, time.Now())
-		start, cpu = time.Now(), processCPU(b)
-		rawSend(b, raw, srv.URL, body, n, drainConcurrency)
-		rawRate = append(rawRate, float64(n)/time.Since(start).Seconds())
-		rawCPU = append(rawCPU, float64(n)/(processCPU(b)-cpu).Seconds())
 		client.CloseIdleConnections()
-		raw.CloseIdleConnections()
+		if only == "" {
+			rawPhase(b, srv.URL, n, &rawRate, &rawCPU)
+		}
+	}
+	if only != "" {
+		return
 	}
 	f, r := median(fgwhRate), median(rawRate)
 	b.ReportMetric(f, "fgwh_deliveries/s")
@@ -122,6 +138,19 @@ func BenchmarkLoop_Drain(b *testing.B) {
 	b.ReportMetric(rc, "raw_requests/cpu-s")
 	b.ReportMetric(fc/rc, "cpu_ratio")
 	b.ReportMetric(0, "ns/op")
+}
+
+// rawPhase is the drain benchmark's baseline: the same requests, the same
+// transport, no queue.
+func rawPhase(b *testing.B, url string, n int, rate, cpu *[]float64) {
+	raw := NewClient(ClientOptions{AllowPrivate: true, MaxConnsPerHost: drainConcurrency}).HTTPClient()
+	defer raw.CloseIdleConnections()
+	body := Request{WebhookID: "whk_0123456789abcdef", EventID: "whev_0123456789abcdef", EventTime: time.Now(),
+		Payload: []byte(`{"type":"recording.imported","recordingId":"rec_00000000"}`)}.AppendBody(nil, time.Now())
+	start, used := time.Now(), processCPU(b)
+	rawSend(b, raw, url, body, n, drainConcurrency)
+	*rate = append(*rate, float64(n)/time.Since(start).Seconds())
+	*cpu = append(*cpu, float64(n)/(processCPU(b)-used).Seconds())
 }
 
 // rawSend POSTs body n times from c workers.
