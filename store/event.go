@@ -59,7 +59,11 @@ const rowsPerInsert = 100
 func (db *DB) EmitEvents(ctx context.Context, evs []NewEvent, now time.Time) ([]Emitted, error) {
 	now = now.UTC().Truncate(time.Millisecond)
 	out := make([]Emitted, len(evs))
-	err := db.retryUnique(ctx, func(tx *sql.Tx) error {
+	inTx := db.retryUnique
+	if db.dialect == SQLite {
+		inTx = db.inTxKnownParents
+	}
+	err := inTx(ctx, func(tx *sql.Tx) error {
 		created := now
 		if db.dialect == SQLite {
 			// Never older than the newest row: rowid order stays created_at

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMigrateSQLite_004RewritesChecksInPlace upgrades a database written
@@ -102,4 +103,35 @@ func ephemeralTables(t *testing.T, db *DB, query string) int {
 		}
 	}
 	return n
+}
+
+// TestEmitEvents_ForeignKeysBackOn checks that the connection EmitEvents
+// used without foreign key enforcement enforces them again afterwards, so
+// deleting a webhook still deletes its deliveries.
+func TestEmitEvents_ForeignKeysBackOn(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "fgwh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w, _, err := db.CreateWebhook(ctx, CreateWebhookParams{URL: "https://a.example", EventTypes: []string{"x"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.EmitEvents(ctx, []NewEvent{{Type: "x", Payload: []byte(`{"type":"x"}`)}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var on int
+	if err := db.sql.QueryRow(`PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
+		t.Fatalf("foreign_keys after an emit: %d, %v; want 1", on, err)
+	}
+	if _, err := db.sql.Exec(`DELETE FROM webhooks WHERE id = ?`, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	db.sql.QueryRow(`SELECT count(*) FROM deliveries`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d deliveries left after deleting their webhook", n)
+	}
 }
