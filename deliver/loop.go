@@ -637,6 +637,12 @@ func (l *Loop) recordAndClaim(ctx context.Context, claim *store.ClaimParams) ([]
 	} else {
 		res, got, err = l.db.CompleteAndClaim(ctx, cp, cs, *claim)
 	}
+	// A claim that failed after the outcomes were recorded: report them,
+	// then the error.
+	var claimErr *store.ClaimError
+	if errors.As(err, &claimErr) {
+		err = nil
+	}
 	if err != nil {
 		if claim != nil {
 			return nil, fmt.Errorf("record attempts and claim deliveries: %w", err)
@@ -660,6 +666,9 @@ func (l *Loop) recordAndClaim(ctx context.Context, claim *store.ClaimParams) ([]
 		}
 	}
 	l.pending = l.pending[:0]
+	if claimErr != nil {
+		return nil, claimErr
+	}
 	return got, nil
 }
 

@@ -79,7 +79,9 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claimed, er
 // SQLite both happen in one transaction, so the delivery loop pays one
 // commit per iteration instead of two; elsewhere they are the two calls.
 // The claim sees what the completions did (a webhook they disabled, a
-// retry already due).
+// retry already due). Where they are two calls the claim can fail after
+// the completions were recorded: then err is a *ClaimError and res is
+// the completions' result.
 func (db *DB) CompleteAndClaim(ctx context.Context, cp CompleteParams, cs []Completion, p ClaimParams) (CompleteResult, []Claimed, error) {
 	if db.dialect != SQLite || len(cs) == 0 || p.Limit <= 0 {
 		res, err := db.CompleteDeliveries(ctx, cp, cs)
@@ -87,7 +89,10 @@ func (db *DB) CompleteAndClaim(ctx context.Context, cp CompleteParams, cs []Comp
 			return res, nil, err
 		}
 		got, err := db.ClaimDeliveries(ctx, p)
-		return res, got, err
+		if err != nil {
+			return res, nil, &ClaimError{Err: err}
+		}
+		return res, got, nil
 	}
 	if err := db.prepareHot(ctx); err != nil {
 		return CompleteResult{}, nil, db.wrap(err)
@@ -106,6 +111,13 @@ func (db *DB) CompleteAndClaim(ctx context.Context, cp CompleteParams, cs []Comp
 	}
 	return res, got, nil
 }
+
+// ClaimError reports a claim that failed after the completions made with
+// it were recorded (CompleteAndClaim).
+type ClaimError struct{ Err error }
+
+func (e *ClaimError) Error() string { return "claim deliveries: " + e.Err.Error() }
+func (e *ClaimError) Unwrap() error { return e.Err }
 
 // claimSQLite is ClaimDeliveries on SQLite, in tx.
 func (db *DB) claimSQLite(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]Claimed, error) {
