@@ -428,11 +428,9 @@ func (db *DB) CompleteDeliveries(ctx context.Context, p CompleteParams, cs []Com
 	if len(cs) == 0 {
 		return res, nil
 	}
-	if db.dialect == SQLite {
-		if err := db.prepareHot(ctx); err != nil {
-			return res, db.wrap(err)
-		}
-	}
+	// No prepareHot here: preparing every hot statement takes a few
+	// milliseconds, more than a one-off completion ("webhook ping --wait")
+	// saves. The loop's claims prepare them.
 	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
 		res, err = db.complete(ctx, tx, p, cs)
 		return err
