@@ -31,5 +31,5 @@ drain=$(( $(per fgwh) - setup ))
 raw=$(per raw)
 echo "instructions per delivery (claim, send, record): $drain"
 echo "instructions per raw request:                    $raw"
-echo "raw / fgwh: $(echo "scale=3; $raw / $drain" | bc)"
+echo "raw / fgwh: $(awk "BEGIN { printf \"%.3f\", $raw / $drain }")"
 echo "(filling the store, per delivery: $setup)"

@@ -33,7 +33,8 @@ type Claimed struct {
 	EventTime       time.Time
 	Payload         json.RawMessage
 	// Row locates the delivery in a SQLite store faster than ID does; pass
-	// it back in Completion.Row. 0 elsewhere.
+	// it back in Completion.Row. 0 when the claim did not give one
+	// (PostgreSQL, ClaimDelivery).
 	Row int64
 }
 
@@ -146,7 +147,7 @@ const dueScanFactor = 4
 // due deliveries on the deliveries_due index, so the cost follows the number
 // of webhooks, not the backlog of a dead one.
 func (db *DB) dueRows(ctx context.Context, tx *sql.Tx, p ClaimParams) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhooks WHERE enabled = 1`)
+	rows, err := db.query(ctx, tx, sqlEnabledHooks)
 	if err != nil {
 		return nil, err
 	}

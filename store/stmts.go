@@ -16,6 +16,8 @@ import (
 const (
 	// jsonIDSet is idSet's form on SQLite.
 	jsonIDSet = `(SELECT value FROM json_each(?))`
+	// sqlEnabledHooks lists the webhooks a claim may take from (dueRows).
+	sqlEnabledHooks = `SELECT id FROM webhooks WHERE enabled = 1`
 	// sqlDueInOrder reads due deliveries in due order (dueInOrder).
 	sqlDueInOrder = `SELECT rowid, webhook_id FROM deliveries INDEXED BY deliveries_due_at
 		WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?
@@ -59,7 +61,7 @@ var sqlAttemptsInsert = func() []string {
 	return qs
 }()
 
-var hotQueries = append([]string{sqlDueInOrder, sqlClaimUpdate, sqlClaimEvents, sqlClaimHook, sqlCompleteByRow, sqlCompleteByID},
+var hotQueries = append([]string{sqlEnabledHooks, sqlDueInOrder, sqlClaimUpdate, sqlClaimEvents, sqlClaimHook, sqlCompleteByRow, sqlCompleteByID},
 	sqlAttemptsInsert...)
 
 // insertAttempts inserts attempt rows (attemptCols values each, flat) with
