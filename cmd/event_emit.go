@@ -257,17 +257,28 @@ type eventLine struct {
 // readEventLines reads r to the end and parses its JSON lines into
 // events, stopping at the first bad line with a *lineError.
 func readEventLines(r io.Reader) ([]store.NewEvent, error) {
+	data, err := readInput(r)
+	if err != nil {
+		return nil, err
+	}
+	return parseEventLines(data)
+}
+
+// readInput reads r to the end. A regular file is read into one buffer of
+// its size: growing a buffer as it fills would allocate and copy about
+// twice the file again, and every new page of memory is a page fault.
+func readInput(r io.Reader) ([]byte, error) {
 	var data []byte
 	if f, ok := r.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			data = make([]byte, 0, fi.Size()+1)
+			// ReadFrom wants MinRead bytes free before each read, the one
+			// that sees the end of the file included.
+			data = make([]byte, 0, fi.Size()+bytes.MinRead)
 		}
 	}
 	buf := bytes.NewBuffer(data)
-	if _, err := buf.ReadFrom(r); err != nil {
-		return nil, err
-	}
-	return parseEventLines(buf.Bytes())
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // parallelParseBytes is the input size from which parseEventLines splits
@@ -276,11 +287,14 @@ const parallelParseBytes = 1 << 20
 
 // parseEventLines parses data's lines into events. Big inputs are cut at
 // line ends into one part per CPU, parsed at once; the first bad line of
-// the first part that has one is the file's first bad line.
+// the first part that has one is the file's first bad line. The events go
+// into one slice sized by the number of lines, each part into its own
+// window of it, so nothing is grown or copied but to close the gaps that
+// blank lines leave.
 func parseEventLines(data []byte) ([]store.NewEvent, error) {
 	parts := min(runtime.GOMAXPROCS(0), 8)
 	if parts < 2 || len(data) < parallelParseBytes {
-		return parseChunk(data, 1)
+		return parseChunk(make([]store.NewEvent, 0, lineCount(data)), data, 1)
 	}
 	var chunks [][]byte
 	var firsts []int
@@ -297,11 +311,16 @@ func parseEventLines(data []byte) ([]store.NewEvent, error) {
 		data = data[cut+i+1:]
 	}
 	chunks, firsts = append(chunks, data), append(firsts, line)
+	all := make([]store.NewEvent, lineCount(data)+line-1)
 	evs := make([][]store.NewEvent, len(chunks))
 	errs := make([]error, len(chunks))
 	var wg sync.WaitGroup
 	for i := range chunks {
-		wg.Go(func() { evs[i], errs[i] = parseChunk(chunks[i], firsts[i]) })
+		start, end := firsts[i]-1, len(all)
+		if i+1 < len(chunks) {
+			end = firsts[i+1] - 1
+		}
+		wg.Go(func() { evs[i], errs[i] = parseChunk(all[start:start:end], chunks[i], firsts[i]) })
 	}
 	wg.Wait()
 	n := 0
@@ -309,22 +328,25 @@ func parseEventLines(data []byte) ([]store.NewEvent, error) {
 		if err != nil {
 			return nil, err
 		}
-		n += len(evs[i])
+		n += copy(all[n:], evs[i])
 	}
-	all := make([]store.NewEvent, 0, n)
-	for _, e := range evs {
-		all = append(all, e...)
-	}
-	return all, nil
+	clear(all[n:])
+	return all[:n], nil
+}
+
+// lineCount is the number of lines in data, the last one counted whether
+// or not it ends with a newline.
+func lineCount(data []byte) int {
+	return bytes.Count(data, []byte("\n")) + 1
 }
 
 // arenaChunk is how much payload memory parseChunk allocates at once.
 const arenaChunk = 1 << 20
 
 // parseChunk parses the lines of data, the first of which is line number
-// first of the file. Payloads are packed into large shared buffers.
-func parseChunk(data []byte, first int) ([]store.NewEvent, error) {
-	var evs []store.NewEvent
+// first of the file, appending their events to evs. Payloads are packed
+// into large shared buffers.
+func parseChunk(evs []store.NewEvent, data []byte, first int) ([]store.NewEvent, error) {
 	var arena []byte
 	var compact bytes.Buffer
 	var members []member

@@ -1,8 +1,12 @@
 package cmd
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -154,6 +158,34 @@ func TestReadEventLines(t *testing.T) {
 	}
 }
 
+// TestReadInput_RegularFile checks that a regular file is read into one
+// buffer of its size, not one grown (and copied) as it fills.
+func TestReadInput_RegularFile(t *testing.T) {
+	const size = 4 << 20
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("x"), size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	data, err := readInput(f)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != size {
+		t.Fatalf("read %d bytes, want %d", len(data), size)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size+size/8 {
+		t.Fatalf("reading a %d-byte file allocated %d bytes", size, alloc)
+	}
+}
+
 // TestParseEventLines_Parallel covers big inputs, which are parsed in
 // parts at once: events keep the file's order and the first bad line of
 // the file is the one reported, whichever part it is in.
@@ -163,6 +195,10 @@ func TestParseEventLines_Parallel(t *testing.T) {
 	lines := make([]string, n)
 	for i := range lines {
 		lines[i] = fmt.Sprintf(`{"type":"device.created","payload":{"deviceId":"d%06d","padding":"%s"}}`, i, strings.Repeat("x", 40))
+	}
+	// Every 1,000th line is blank, so that the parts leave gaps to close.
+	for i := 999; i < n; i += 1000 {
+		lines[i] = "  "
 	}
 	file := func(bad ...int) []byte {
 		ls := slices.Clone(lines)
@@ -178,13 +214,18 @@ func TestParseEventLines_Parallel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != n {
-		t.Fatalf("%d events, want %d", len(evs), n)
+	if want := n - n/1000; len(evs) != want {
+		t.Fatalf("%d events, want %d", len(evs), want)
 	}
-	for i, e := range evs {
-		if want := fmt.Sprintf(`"deviceId":"d%06d"`, i); !strings.Contains(string(e.Payload), want) {
-			t.Fatalf("event %d: payload %s, want %s", i, e.Payload, want)
+	i := 0
+	for _, e := range evs {
+		if i%1000 == 999 {
+			i++ // the blank line
 		}
+		if want := fmt.Sprintf(`"deviceId":"d%06d"`, i); !strings.Contains(string(e.Payload), want) {
+			t.Fatalf("event for line %d: payload %s, want %s", i+1, e.Payload, want)
+		}
+		i++
 	}
 	for _, bad := range [][]int{{n}, {n / 2, n}, {7, n - 1}, {1}} {
 		_, err := parseEventLines(file(bad...))
