@@ -130,7 +130,7 @@ func baselineInsert(b *testing.B, path string, rows int) time.Duration {
 	b.Helper()
 	const perStmt = 100
 	start := time.Now()
-	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)")
+	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-8192)&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		b.Fatal(err)
 	}

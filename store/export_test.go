@@ -21,3 +21,6 @@ func (db *DB) BreakListenForTest() {
 	db.pg.cfg.Host, db.pg.cfg.Port = "127.0.0.1", 1
 	db.pg.cfg.Fallbacks = nil
 }
+
+// CacheKiBForTest is the size of each connection's page cache.
+const CacheKiBForTest = cacheKiB

@@ -200,3 +200,69 @@ func TestFault_TruncatedFile(t *testing.T) {
 		t.Fatal("reading a truncated database hung")
 	}
 }
+
+// TestFault_EmitBiggerThanCacheRollsBack fails a bulk emit whose
+// transaction outgrew the page cache, so SQLite had written some of its
+// pages to the WAL before it failed: none of them may count.
+func TestFault_EmitBiggerThanCacheRollsBack(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fgwh.db")
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, _, err := db.CreateWebhook(ctx, store.CreateWebhookParams{URL: "https://example.com/h", EventTypes: []string{"recording.imported"}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40_000
+	batch := make([]store.NewEvent, n)
+	for i := range batch {
+		batch[i] = store.NewEvent{Type: "recording.imported",
+			Payload: fmt.Appendf(nil, `{"type":"recording.imported","recordingId":"rec_%06d","path":"%s"}`, i, strings.Repeat("p", 400))}
+	}
+	if _, err := db.EmitEvents(ctx, batch[:10], t0); err != nil {
+		t.Fatal(err)
+	}
+	// The last delivery row of the big emit fails it.
+	if err := db.ExecForTest(ctx, fmt.Sprintf(`CREATE TRIGGER fail_last AFTER INSERT ON deliveries
+		WHEN NEW.rowid = %d BEGIN SELECT RAISE(ABORT, 'injected failure'); END`, 10+n)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.EmitEvents(ctx, batch, t0); err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("emit: error %v, want the injected failure", err)
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() < store.CacheKiBForTest<<10 {
+		t.Fatalf("the WAL holds %d bytes: the failed emit never outgrew the %d KiB page cache", fi.Size(), store.CacheKiBForTest)
+	}
+	if evs, dls := countRows(t, db, ctx); evs != 10 || dls != 10 {
+		t.Fatalf("after the failed emit: %d events and %d deliveries, want 10 of each", evs, dls)
+	}
+	if err := db.ExecForTest(ctx, `DROP TRIGGER fail_last`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// Reopened, the file has no trace of it, and takes the same emit whole.
+	db2, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if ok, err := db2.QueryIntForTest(ctx, `SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'`); err != nil || ok != 1 {
+		t.Fatalf("integrity_check: %d ok rows, %v", ok, err)
+	}
+	if evs, dls := countRows(t, db2, ctx); evs != 10 || dls != 10 {
+		t.Fatalf("reopened: %d events and %d deliveries, want 10 of each", evs, dls)
+	}
+	if _, err := db2.EmitEvents(ctx, batch, t0); err != nil {
+		t.Fatal(err)
+	}
+	if evs, dls := countRows(t, db2, ctx); evs != 10+n || dls != 10+n {
+		t.Fatalf("after the emit: %d events and %d deliveries, want %d of each", evs, dls, 10+n)
+	}
+}

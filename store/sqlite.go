@@ -37,6 +37,9 @@ func busyTimeout() (time.Duration, error) {
 	return d, nil
 }
 
+// cacheKiB is the size of each connection's SQLite page cache.
+const cacheKiB = 8 << 10
+
 // openSQLite opens the SQLite file at path, creating it 0600 (and its
 // directory 0700) on first use: the file holds webhook tokens.
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -49,12 +52,18 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	// Pragmas go in the DSN so every connection the pool opens gets them.
-	// A 64 MiB page cache (allocated only as used) and an in-memory
-	// statement journal keep a bulk emit's big transaction off the disk
-	// until commit: with the 2 MiB default, "event emit --file" of 100,000
-	// events spilled pages and ran at a third of the speed.
+	// The statement journal stays in memory. The page cache is kept small
+	// (8 MiB, cacheKiB): a transaction bigger than the cache spills its
+	// pages to the WAL, where SQLite rewrites a page already spilled in
+	// place, and that costs less than a big cache does. Every page the
+	// cache holds is fresh memory (about 8 KiB of it, a slot of the
+	// driver's allocator), and each first touch of 4 KiB is a page fault,
+	// about 10 µs on our 2-core virtual machines; closing the database then
+	// hands it all back to the kernel. "event emit --file" of 100,000
+	// events ran 40% faster with 8 MiB than with 64 MiB (README,
+	// Benchmarks).
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(timeout.Milliseconds(), 10) + ")" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=foreign_keys(1)&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(" + strconv.Itoa(-cacheKiB) + ")&_pragma=temp_store(MEMORY)&_pragma=foreign_keys(1)&_txlock=immediate"
 	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
