@@ -130,7 +130,8 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 // parents it read or wrote itself under its write lock (EmitEvents): the
 // per-row parent lookups would only repeat what it knows, and cost 8% of a
 // bulk emit. The connection enforces them again afterwards, or is closed.
-func (db *DB) inTxKnownParents(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// fn also gets the connection, for insertMany.
+func (db *DB) inTxKnownParents(ctx context.Context, fn func(tx *sql.Tx, conn *sql.Conn) error) error {
 	conn, err := db.sql.Conn(ctx)
 	if err != nil {
 		return db.wrap(err)
@@ -149,7 +150,7 @@ func (db *DB) inTxKnownParents(ctx context.Context, fn func(tx *sql.Tx) error) e
 	if err != nil {
 		return db.wrap(err)
 	}
-	return db.runTx(tx, fn)
+	return db.runTx(tx, func(tx *sql.Tx) error { return fn(tx, conn) })
 }
 
 // runTx runs fn in tx and commits, or rolls back if fn fails or panics.

@@ -3,8 +3,10 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,6 +215,76 @@ func TestDB_EmitEvents_FansOutToEnabledSubscribers(t *testing.T) {
 		}
 		if got := b.emit(t, "device.created", 1)[0].Deliveries; got != 2 {
 			t.Errorf("device.created deliveries = %d, want 2", got)
+		}
+	})
+}
+
+// TestDB_EmitEvents_Batch emits more events than fit in two full
+// multi-row INSERTs, so that the prepared full-size statement (on SQLite
+// run through the driver directly) and the short tail both run, and
+// checks every stored event and delivery against what was emitted.
+func TestDB_EmitEvents_Batch(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b *testBundle) {
+		a := b.webhook(t, "a", "recording.imported", "device.created")
+		c := b.webhook(t, "c", "recording.imported")
+		const n = 350
+		evs := make([]store.NewEvent, n)
+		for i := range evs {
+			typ := "recording.imported"
+			if i%7 == 0 {
+				typ = "device.created"
+			}
+			evs[i] = store.NewEvent{Type: typ, Timestamp: t0.Add(-time.Duration(i) * time.Second),
+				Payload: fmt.Appendf(nil, `{"type":%q,"n":%d,"s":"quote \" é"}`, typ, i)}
+			if i%3 == 0 {
+				evs[i].IdempotencyKey = fmt.Sprintf("key-%d", i)
+			}
+		}
+		out, err := b.db.EmitEvents(b.ctx, evs, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]store.NewEvent{}
+		for i, em := range out {
+			want[em.Event.ID] = evs[i]
+		}
+		if len(want) != n {
+			t.Fatalf("%d distinct event ids, want %d", len(want), n)
+		}
+		stored, err := b.db.ListEvents(b.ctx, store.ListEventsParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) != n {
+			t.Fatalf("%d events stored, want %d", len(stored), n)
+		}
+		for _, e := range stored {
+			w, ok := want[e.ID]
+			if !ok || e.Type != w.Type || !e.Timestamp.Equal(w.Timestamp) || string(e.Payload) != string(w.Payload) || e.IdempotencyKey != w.IdempotencyKey {
+				t.Fatalf("stored %+v (payload %s), emitted %+v (payload %s)", e, e.Payload, w, w.Payload)
+			}
+		}
+		ds, err := b.db.ListDeliveries(b.ctx, store.ListDeliveriesParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]string{} // event id → webhook ids
+		for _, d := range ds {
+			if w := want[d.EventID]; d.EventType != w.Type || d.Status != store.StatusPending {
+				t.Fatalf("delivery %+v of an event of type %q", d, w.Type)
+			}
+			got[d.EventID] = append(got[d.EventID], d.WebhookID)
+		}
+		for id, w := range want {
+			targets := []string{a.ID}
+			if w.Type == "recording.imported" {
+				targets = append(targets, c.ID)
+			}
+			slices.Sort(targets)
+			slices.Sort(got[id])
+			if !slices.Equal(got[id], targets) {
+				t.Fatalf("event %s (%s): deliveries to %v, want %v", id, w.Type, got[id], targets)
+			}
 		}
 	})
 }
