@@ -14,14 +14,21 @@ import (
 	"time"
 )
 
-// buildFgwh builds the real fgwh binary once into dir: the benchmarks time
-// whole processes, start-up included.
+// buildFgwh builds the real fgwh binary once into dir, as README's Install
+// says (static, CGO_ENABLED=0): the benchmarks time whole processes,
+// start-up included.
 func buildFgwh(b *testing.B, dir string) string {
 	b.Helper()
-	bin := filepath.Join(dir, "fgwh")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
+	return buildStatic(b, filepath.Join(dir, "fgwh"), ".")
+}
+
+// buildStatic builds the package pkg into bin with CGO_ENABLED=0.
+func buildStatic(b *testing.B, bin, pkg string) string {
+	b.Helper()
+	c := exec.Command("go", "build", "-o", bin, pkg)
+	c.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := c.CombinedOutput(); err != nil {
+		b.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }
@@ -61,10 +68,7 @@ func median(ds []time.Duration) time.Duration {
 func BenchmarkEmitProcess(b *testing.B) {
 	dir := b.TempDir()
 	bin := buildFgwh(b, dir)
-	bare := filepath.Join(dir, "bareinsert")
-	if out, err := exec.Command("go", "build", "-o", bare, "./testdata/bareinsert").CombinedOutput(); err != nil {
-		b.Fatalf("go build bareinsert: %v\n%s", err, out)
-	}
+	bare := buildStatic(b, filepath.Join(dir, "bareinsert"), "./testdata/bareinsert")
 	db := filepath.Join(dir, "fgwh.db")
 	bareDB := filepath.Join(dir, "bare.db")
 	runFgwh(b, bin, db, "webhook", "create", "--url", "https://example.com/hook", "--event", "recording.imported")
