@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -185,10 +184,6 @@ func emitFileRun(ctx context.Context, opts *EventEmitOptions) error {
 		defer f.Close()
 		r, name = f, opts.File
 	}
-	// The events read below stay live until they are stored: with the
-	// default GOGC the collector would rescan them over and over as they
-	// grow. A bulk emit is short-lived, so trade memory for CPU.
-	debug.SetGCPercent(400)
 	// Read and check the whole file before taking the write lock, so a slow
 	// producer on stdin never holds up "fgwh deliver".
 	evs, err := readEventLines(r)
