@@ -80,9 +80,12 @@ func buildBigDB(path string, n int) (hook, event string, err error) {
 		}
 	}
 	events := n / 1000
-	for i := 0; i < events; i += 100 {
-		batch := make([]store.NewEvent, 0, 100)
-		for j := i; j < min(i+100, events); j++ {
+	// At least ten batches, so that the day is spread over ten emit times
+	// even for a small FGWH_BENCH_DELIVERIES.
+	per := max(1, min(100, events/10))
+	for i := 0; i < events; i += per {
+		batch := make([]store.NewEvent, 0, per)
+		for j := i; j < min(i+per, events); j++ {
 			t := types[j%len(types)]
 			batch = append(batch, store.NewEvent{Type: t, Payload: []byte(`{"type":"` + t + `","recordingId":"r"}`)})
 		}
@@ -92,7 +95,12 @@ func buildBigDB(path string, n int) (hook, event string, err error) {
 		}
 		event = out[len(out)/2].Event.ID
 	}
-	err = db.ExecForTest(ctx, `UPDATE deliveries SET status = 'failed', completed_at = created_at, next_attempt_at = NULL WHERE (rowid / 7) % 10 = 0`)
+	// Every delivery of a tenth of the events fails, so every webhook has
+	// failures to list. (A rule on the delivery's rowid left the chosen
+	// webhook, at a fixed place in each event's 1,000 deliveries, without
+	// any about one time in three.)
+	err = db.ExecForTest(ctx, `UPDATE deliveries SET status = 'failed', completed_at = created_at, next_attempt_at = NULL
+		WHERE event_id IN (SELECT id FROM events WHERE rowid % 10 = 3)`)
 	return hook, event, err
 }
 
