@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -184,34 +183,41 @@ func emitFileRun(ctx context.Context, opts *EventEmitOptions) error {
 		defer f.Close()
 		r, name = f, opts.File
 	}
-	// Read and check the whole file before taking the write lock, so a slow
-	// producer on stdin never holds up "fgwh deliver".
-	evs, err := readEventLines(r)
-	if err != nil {
+	badLine := func(err error) error {
 		var le *lineError
 		if errors.As(err, &le) {
 			return withHint(usagef("%s line %d: %v; nothing was stored", name, le.line, le.err), hintOf(le.err))
 		}
+		return err
+	}
+	// Read the whole input before taking the write lock, so a slow
+	// producer on stdin never holds up "fgwh deliver".
+	data, err := readInput(r)
+	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
+	}
+	// Lines are parsed a batch at a time, ahead of the store, which
+	// stores each batch while the next one is parsed, all in one
+	// transaction: a bad line rolls it back. The first batch is parsed
+	// before the database is opened, so a small bad file never opens it.
+	next := eventBatches(data, emitBatchLines)
+	first, err := next()
+	if err != nil {
+		return badLine(err)
 	}
 	db, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}
-	sum := emitFileView{}
-	if len(evs) > 0 {
-		out, err := db.EmitEvents(ctx, evs, app.now())
+	var sum emitFileView
+	if len(first) > 0 {
+		batches, stop := parseAhead(first, next)
+		defer stop()
+		c, err := db.EmitStream(ctx, lineCount(data), batches, app.now())
 		if err != nil {
-			return err
+			return badLine(err)
 		}
-		for _, em := range out {
-			if em.Duplicate {
-				sum.Duplicates++
-				continue
-			}
-			sum.Events++
-			sum.Deliveries += em.Deliveries
-		}
+		sum = emitFileView{Events: c.Events, Deliveries: c.Deliveries, Duplicates: c.Duplicates}
 	}
 	if app.JSON() {
 		return writeJSON(app.IO.Out, sum)
@@ -222,6 +228,48 @@ func emitFileRun(ctx context.Context, opts *EventEmitOptions) error {
 	}
 	_, err = fmt.Fprintln(app.IO.Out, msg)
 	return err
+}
+
+// emitBatchLines is how many lines of an events file make one batch.
+const emitBatchLines = 5000
+
+// parseAhead returns a function that returns first, then what next
+// returns, which a goroutine calls ahead of it, one batch ahead at most.
+// stop ends that goroutine.
+func parseAhead(first []store.NewEvent, next func() ([]store.NewEvent, error)) (batches func() ([]store.NewEvent, error), stop func()) {
+	type batch struct {
+		evs []store.NewEvent
+		err error
+	}
+	ch := make(chan batch, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for {
+			evs, err := next()
+			select {
+			case ch <- batch{evs, err}:
+			case <-done:
+				return
+			}
+			if err != nil || len(evs) == 0 {
+				return
+			}
+		}
+	}()
+	batches = func() ([]store.NewEvent, error) {
+		if first != nil {
+			evs := first
+			first = nil
+			return evs, nil
+		}
+		b, ok := <-ch
+		if !ok {
+			return nil, nil
+		}
+		return b.evs, b.err
+	}
+	return batches, sync.OnceFunc(func() { close(done) })
 }
 
 // plural formats n with the singular or plural noun.
@@ -249,16 +297,6 @@ type eventLine struct {
 	IdempotencyKey *string         `json:"idempotencyKey"`
 }
 
-// readEventLines reads r to the end and parses its JSON lines into
-// events, stopping at the first bad line with a *lineError.
-func readEventLines(r io.Reader) ([]store.NewEvent, error) {
-	data, err := readInput(r)
-	if err != nil {
-		return nil, err
-	}
-	return parseEventLines(data)
-}
-
 // readInput reads r to the end. A regular file is read into one buffer of
 // its size: growing a buffer as it fills would allocate and copy about
 // twice the file again, and every new page of memory is a page fault.
@@ -276,57 +314,41 @@ func readInput(r io.Reader) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// parallelParseBytes is the input size from which parseEventLines splits
-// the work between goroutines.
-const parallelParseBytes = 1 << 20
-
-// parseEventLines parses data's lines into events. Big inputs are cut at
-// line ends into one part per CPU, parsed at once; the first bad line of
-// the first part that has one is the file's first bad line. The events go
-// into one slice sized by the number of lines, each part into its own
-// window of it, so nothing is grown or copied but to close the gaps that
-// blank lines leave.
-func parseEventLines(data []byte) ([]store.NewEvent, error) {
-	parts := min(runtime.GOMAXPROCS(0), 8)
-	if parts < 2 || len(data) < parallelParseBytes {
-		return parseChunk(make([]store.NewEvent, 0, lineCount(data)), data, 1)
-	}
-	var chunks [][]byte
-	var firsts []int
+// eventBatches returns a function that parses data's lines into events,
+// lines at a time, and returns them; no events and a nil error at the
+// end, and a *lineError for the first bad line.
+func eventBatches(data []byte, lines int) func() ([]store.NewEvent, error) {
 	line := 1
-	for len(chunks) < parts-1 {
-		cut := len(data) / (parts - len(chunks))
-		i := bytes.IndexByte(data[cut:], '\n')
+	return func() ([]store.NewEvent, error) {
+		for len(data) > 0 {
+			chunk := data
+			if i := nthIndexByte(data, '\n', lines); i >= 0 {
+				chunk = data[:i+1]
+			}
+			data = data[len(chunk):]
+			n := bytes.Count(chunk, []byte("\n"))
+			evs, err := parseChunk(make([]store.NewEvent, 0, n+1), chunk, line)
+			line += n
+			if err != nil || len(evs) > 0 {
+				return evs, err
+			}
+			// Only blank lines: go on to the next chunk.
+		}
+		return nil, nil
+	}
+}
+
+// nthIndexByte returns the index of the nth c in b, or -1 if b has fewer.
+func nthIndexByte(b []byte, c byte, n int) int {
+	at := -1
+	for ; n > 0; n-- {
+		i := bytes.IndexByte(b[at+1:], c)
 		if i < 0 {
-			break
+			return -1
 		}
-		chunk := data[:cut+i+1]
-		chunks, firsts = append(chunks, chunk), append(firsts, line)
-		line += bytes.Count(chunk, []byte("\n"))
-		data = data[cut+i+1:]
+		at += i + 1
 	}
-	chunks, firsts = append(chunks, data), append(firsts, line)
-	all := make([]store.NewEvent, lineCount(data)+line-1)
-	evs := make([][]store.NewEvent, len(chunks))
-	errs := make([]error, len(chunks))
-	var wg sync.WaitGroup
-	for i := range chunks {
-		start, end := firsts[i]-1, len(all)
-		if i+1 < len(chunks) {
-			end = firsts[i+1] - 1
-		}
-		wg.Go(func() { evs[i], errs[i] = parseChunk(all[start:start:end], chunks[i], firsts[i]) })
-	}
-	wg.Wait()
-	n := 0
-	for i, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-		n += copy(all[n:], evs[i])
-	}
-	clear(all[n:])
-	return all[:n], nil
+	return at
 }
 
 // lineCount is the number of lines in data, the last one counted whether

@@ -2,7 +2,9 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fgwh/fgwh/store"
 )
 
 func TestNewCmdEventEmit(t *testing.T) {
@@ -186,19 +190,44 @@ func TestReadInput_RegularFile(t *testing.T) {
 	}
 }
 
-// TestParseEventLines_Parallel covers big inputs, which are parsed in
-// parts at once: events keep the file's order and the first bad line of
-// the file is the one reported, whichever part it is in.
-func TestParseEventLines_Parallel(t *testing.T) {
+// readEventLines parses a whole events file as "event emit --file" does,
+// in batches of a few lines.
+func readEventLines(r io.Reader) ([]store.NewEvent, error) {
+	data, err := readInput(r)
+	if err != nil {
+		return nil, err
+	}
+	next := eventBatches(data, 3)
+	var all []store.NewEvent
+	for {
+		evs, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 {
+			return all, nil
+		}
+		all = append(all, evs...)
+	}
+}
+
+// TestEventBatches covers big inputs, parsed in batches: events keep the
+// file's order across batches and blank lines (a whole batch of them
+// included), and a bad line is reported with its line number in the file
+// whichever batch it is in, after the batches before it.
+func TestEventBatches(t *testing.T) {
 	t.Parallel()
-	const n = 30_000
+	const n, size = 30_000, 1000
 	lines := make([]string, n)
 	for i := range lines {
-		lines[i] = fmt.Sprintf(`{"type":"device.created","payload":{"deviceId":"d%06d","padding":"%s"}}`, i, strings.Repeat("x", 40))
+		lines[i] = fmt.Sprintf(`{"type":"device.created","payload":{"deviceId":"d%06d"}}`, i)
 	}
-	// Every 1,000th line is blank, so that the parts leave gaps to close.
+	// Every 1,000th line is blank, and so is a whole batch's worth.
 	for i := 999; i < n; i += 1000 {
 		lines[i] = "  "
+	}
+	for i := 5000; i < 6000; i++ {
+		lines[i] = ""
 	}
 	file := func(bad ...int) []byte {
 		ls := slices.Clone(lines)
@@ -207,31 +236,111 @@ func TestParseEventLines_Parallel(t *testing.T) {
 		}
 		return []byte(strings.Join(ls, "\n") + "\n")
 	}
-	if len(file()) < 2*parallelParseBytes {
-		t.Fatalf("input of %d bytes is too small to be split", len(file()))
+	next := eventBatches(file(), size)
+	var evs []store.NewEvent
+	batches := 0
+	for {
+		b, err := next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 {
+			break
+		}
+		if len(b) > size {
+			t.Fatalf("a batch of %d events from %d lines", len(b), size)
+		}
+		batches++
+		evs = append(evs, b...)
 	}
-	evs, err := parseEventLines(file())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := n - n/1000; len(evs) != want {
-		t.Fatalf("%d events, want %d", len(evs), want)
+	if want := n - 1000 - n/1000 + 1; len(evs) != want || batches != 29 {
+		t.Fatalf("%d events in %d batches, want %d in 29", len(evs), batches, want)
 	}
 	i := 0
 	for _, e := range evs {
-		if i%1000 == 999 {
-			i++ // the blank line
+		for strings.TrimSpace(lines[i]) == "" {
+			i++
 		}
 		if want := fmt.Sprintf(`"deviceId":"d%06d"`, i); !strings.Contains(string(e.Payload), want) {
 			t.Fatalf("event for line %d: payload %s, want %s", i+1, e.Payload, want)
 		}
 		i++
 	}
-	for _, bad := range [][]int{{n}, {n / 2, n}, {7, n - 1}, {1}} {
-		_, err := parseEventLines(file(bad...))
+	for _, bad := range [][]int{{n}, {n / 2, n}, {7, n - 1}, {1}, {size + 1}} {
+		next := eventBatches(file(bad...), size)
+		good := 0
+		var err error
+		for {
+			var b []store.NewEvent
+			if b, err = next(); err != nil || len(b) == 0 {
+				break
+			}
+			good += len(b)
+		}
 		le, ok := err.(*lineError)
 		if !ok || le.line != bad[0] {
 			t.Fatalf("bad lines %v: error %v, want line %d", bad, err, bad[0])
 		}
+		if good > bad[0] {
+			t.Fatalf("bad lines %v: %d events before the error", bad, good)
+		}
+	}
+}
+
+// TestNthIndexByte checks the batch cutter at its edges.
+func TestNthIndexByte(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		b    string
+		n    int
+		want int
+	}{
+		{"a\nb\nc\n", 1, 1}, {"a\nb\nc\n", 3, 5}, {"a\nb\nc\n", 4, -1}, {"", 1, -1}, {"\n\n", 2, 1},
+	} {
+		if got := nthIndexByte([]byte(tt.b), '\n', tt.n); got != tt.want {
+			t.Errorf("nthIndexByte(%q, %d) = %d, want %d", tt.b, tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestEmitFile_BadLineInALaterBatch emits a file of several batches
+// whose last line is bad: the batches before it were stored in the
+// transaction when the bad line was parsed, and must not be there after.
+func TestEmitFile_BadLineInALaterBatch(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "fgwh.db")
+	run := func(args ...string) (int, string, string) {
+		io, _, out, errOut := TestIO()
+		code := Main(context.Background(), append([]string{"--db", db}, args...), io)
+		return code, out.String(), errOut.String()
+	}
+	if code, _, errOut := run("webhook", "create", "--url", "https://example.com/h", "--event", "recording.imported"); code != 0 {
+		t.Fatalf("webhook create: exit %d: %s", code, errOut)
+	}
+	const n = 3*emitBatchLines + 10
+	var file bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&file, `{"type":"recording.imported","payload":{"recordingId":"r%d"}}`+"\n", i)
+	}
+	good := filepath.Join(dir, "good.jsonl")
+	if err := os.WriteFile(good, file.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file.WriteString(`{"type":"recording.imported","payload":{}}` + "\n")
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, file.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run("event", "emit", "--file", bad)
+	if want := fmt.Sprintf("fgwh: %s line %d: recording.imported needs payload key \"recordingId\"; nothing was stored\n", bad, n+1); code != 2 || out != "" || !strings.HasPrefix(errOut, want) {
+		t.Fatalf("bad file: exit %d, stdout %q, stderr %q; want exit 2 and %q", code, out, errOut, want)
+	}
+	if code, out, _ := run("event", "list", "-o", "json"); code != 0 || out != "[]\n" {
+		t.Fatalf("after the bad file: event list exit %d: %.200s", code, out)
+	}
+	code, out, errOut = run("event", "emit", "--file", good, "-o", "json")
+	if want := fmt.Sprintf("{\n  \"events\": %d,\n  \"deliveries\": %d,\n  \"duplicates\": 0\n}\n", n, n); code != 0 || out != want {
+		t.Fatalf("good file: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
 	}
 }

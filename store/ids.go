@@ -42,19 +42,28 @@ func newID(prefix string) string {
 // newIDs returns n ids as newID makes them, reading crypto/rand in large
 // blocks: a bulk emit makes hundreds of thousands.
 func newIDs(prefix string, n int) []string {
+	return newIDsIn(prefix, n, 0, idHeads)
+}
+
+// idHeads is the number of values of an id's first two random characters.
+const idHeads = 62 * 62
+
+// newIDsIn is newIDs with the first two random characters, read as the
+// number 62×first + second, drawn uniformly from [lo, hi) instead of from
+// all idHeads values (0 <= lo < hi <= idHeads). The other 14 characters
+// stay uniformly random.
+func newIDsIn(prefix string, n, lo, hi int) []string {
 	ids := make([]string, n)
 	id := make([]byte, 0, len(prefix)+idLen)
-	var buf [4096]byte
-	used := len(buf)
+	r := randBytes{used: len(randBytes{}.buf)}
 	for i := range ids {
 		id = append(id[:0], prefix...)
+		if lo != 0 || hi != idHeads {
+			v := lo + r.intn(hi-lo)
+			id = append(id, base62[v/62], base62[v%62])
+		}
 		for len(id) < cap(id) {
-			if used == len(buf) {
-				rand.Read(buf[:])
-				used = 0
-			}
-			c := buf[used]
-			used++
+			c := r.byte()
 			if c >= 248 {
 				continue
 			}
@@ -63,6 +72,32 @@ func newIDs(prefix string, n int) []string {
 		ids[i] = string(id)
 	}
 	return ids
+}
+
+// randBytes hands out bytes from crypto/rand, read a block at a time.
+type randBytes struct {
+	buf  [4096]byte
+	used int
+}
+
+func (r *randBytes) byte() byte {
+	if r.used == len(r.buf) {
+		rand.Read(r.buf[:])
+		r.used = 0
+	}
+	r.used++
+	return r.buf[r.used-1]
+}
+
+// intn returns a uniformly random int in [0, n), 0 < n <= 1<<16.
+func (r *randBytes) intn(n int) int {
+	limit := 1 << 16 / n * n // below it, every remainder is equally likely
+	for {
+		v := int(r.byte())<<8 | int(r.byte())
+		if v < limit {
+			return v % n
+		}
+	}
 }
 
 // NewToken returns a webhook token: "whsec_" and the standard base64 of 32

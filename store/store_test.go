@@ -289,6 +289,65 @@ func TestDB_EmitEvents_Batch(t *testing.T) {
 	})
 }
 
+// TestDB_EmitStream emits batches in one transaction: a key repeated in a
+// later batch is a duplicate, ids ascend across batches (SQLite takes them
+// from successive shares of the id space), and an error from next, after
+// batches were stored, leaves nothing and comes back as it is.
+func TestDB_EmitStream(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b *testBundle) {
+		b.webhook(t, "a", "recording.imported")
+		batch := func(from, n int) []store.NewEvent {
+			evs := make([]store.NewEvent, n)
+			for i := range evs {
+				evs[i] = store.NewEvent{Type: "recording.imported", Payload: fmt.Appendf(nil, `{"type":"recording.imported","recordingId":"r%d"}`, from+i)}
+			}
+			evs[0].IdempotencyKey = fmt.Sprintf("key-%d", from%400)
+			return evs
+		}
+		stream := func(batches [][]store.NewEvent, fail error) func() ([]store.NewEvent, error) {
+			return func() ([]store.NewEvent, error) {
+				if len(batches) == 0 {
+					return nil, fail
+				}
+				evs := batches[0]
+				batches = batches[1:]
+				return evs, nil
+			}
+		}
+		boom := errors.New("line 900: boom")
+		_, err := b.db.EmitStream(b.ctx, 1000, stream([][]store.NewEvent{batch(0, 300), batch(300, 300)}, boom), t0)
+		if err != boom {
+			t.Fatalf("failing stream: error %v, want %v as it is", err, boom)
+		}
+		if evs, dls := countRows(t, b.db, b.ctx); evs != 0 || dls != 0 {
+			t.Fatalf("after the failing stream: %d events and %d deliveries, want none", evs, dls)
+		}
+		// key-0 comes again in the third batch (800 % 400 == 0).
+		c, err := b.db.EmitStream(b.ctx, 1000, stream([][]store.NewEvent{batch(0, 300), batch(300, 300), batch(800, 200)}, nil), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (store.EmitCounts{Events: 799, Deliveries: 799, Duplicates: 1}); c != want {
+			t.Fatalf("counts %+v, want %+v", c, want)
+		}
+		stored, err := b.db.ListEvents(b.ctx, store.ListEventsParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) != 799 {
+			t.Fatalf("%d events stored, want 799", len(stored))
+		}
+		if b.db.Dialect() == store.SQLite {
+			// Newest first is rowid order descending: ids descend too.
+			for i := 1; i < len(stored); i++ {
+				if stored[i].ID >= stored[i-1].ID {
+					t.Fatalf("event %d (%s) does not sort before event %d (%s)", i, stored[i].ID, i-1, stored[i-1].ID)
+				}
+			}
+		}
+	})
+}
+
 func TestDB_EmitEvents_Idempotent(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b *testBundle) {
 		b.webhook(t, "a", "recording.imported")
