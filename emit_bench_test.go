@@ -144,7 +144,7 @@ func BenchmarkEmitFile(b *testing.B) {
 // rows a statement (prepared once) in one transaction, into a table with
 // only an integer primary key, and returns the time from open to close.
 // It uses the store's pragmas (store/sqlite.go): WAL, synchronous=NORMAL,
-// a 64 MiB page cache and an in-memory temp store.
+// an 8 MiB page cache (store's cacheKiB) and an in-memory temp store.
 func baselineInsert(b *testing.B, path string, rows int) time.Duration {
 	b.Helper()
 	const perStmt = 100

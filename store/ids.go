@@ -39,19 +39,14 @@ func newID(prefix string) string {
 	return string(b)
 }
 
-// newIDs returns n ids as newID makes them, reading crypto/rand in large
-// blocks: a bulk emit makes hundreds of thousands.
-func newIDs(prefix string, n int) []string {
-	return newIDsIn(prefix, n, 0, idHeads)
-}
-
 // idHeads is the number of values of an id's first two random characters.
 const idHeads = 62 * 62
 
-// newIDsIn is newIDs with the first two random characters, read as the
-// number 62×first + second, drawn uniformly from [lo, hi) instead of from
-// all idHeads values (0 <= lo < hi <= idHeads). The other 14 characters
-// stay uniformly random.
+// newIDsIn returns n ids as newID makes them, reading crypto/rand in large
+// blocks (a bulk emit makes hundreds of thousands), with the first two
+// random characters, read as the number 62×first + second, drawn uniformly
+// from [lo, hi) (0 <= lo < hi <= idHeads). The other 14 characters are
+// uniformly random; with lo = 0 and hi = idHeads, all 16 are.
 func newIDsIn(prefix string, n, lo, hi int) []string {
 	ids := make([]string, n)
 	id := make([]byte, 0, len(prefix)+idLen)

@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-func TestNewIDs(t *testing.T) {
+func TestNewIDsIn_AllHeads(t *testing.T) {
 	t.Parallel()
 	re := regexp.MustCompile(`^whd_[0-9A-Za-z]{16}$`)
-	ids := newIDs(DeliveryIDPrefix, 10_000)
+	ids := newIDsIn(DeliveryIDPrefix, 10_000, 0, idHeads)
 	if len(ids) != 10_000 {
 		t.Fatalf("%d ids, want 10000", len(ids))
 	}
@@ -23,13 +23,13 @@ func TestNewIDs(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	if got := newIDs(EventIDPrefix, 0); len(got) != 0 {
-		t.Fatalf("newIDs(0) = %v", got)
+	if got := newIDsIn(EventIDPrefix, 0, 0, idHeads); len(got) != 0 {
+		t.Fatalf("newIDsIn(0) = %v", got)
 	}
 }
 
 // TestNewIDsIn checks that the first two random characters stay in their
-// range, cover it evenly, and that the rest is as newIDs makes it.
+// range, cover it evenly, and that the rest is as newID makes it.
 func TestNewIDsIn(t *testing.T) {
 	t.Parallel()
 	re := regexp.MustCompile(`^whev_[0-9A-Za-z]{16}$`)
